@@ -1,0 +1,1 @@
+"""Pydantic models of every salespulse message (placeholder until the schema change lands)."""

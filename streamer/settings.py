@@ -1,0 +1,197 @@
+"""The one settings object of salespulse.
+
+Settings are read once, in :func:`load_settings`, from (highest priority first)
+explicit keyword arguments, ``SALESPULSE_*`` environment variables (nested
+fields with ``__``, e.g. ``SALESPULSE_RULES__DEAL_STALLED__FACTOR=3``) and an
+optional TOML file (``salespulse.toml`` in the working directory, or the path
+in ``SALESPULSE_CONFIG``). The object is frozen and passed down; nothing else
+reads the environment.
+
+A malformed value raises :class:`SettingsError`, whose message names the
+setting and what is allowed, so start-up stops with a sentence an operator
+can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "DealStalledRule",
+    "KafkaSettings",
+    "RulesSettings",
+    "Settings",
+    "SettingsError",
+    "TopicNames",
+    "load_settings",
+]
+
+CONFIG_ENV = "SALESPULSE_CONFIG"
+DEFAULT_CONFIG_FILE = "salespulse.toml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TopicNames(_Frozen):
+    """Names of the contract's topics (section 1); all configurable."""
+
+    activities: str = "crm.activities"
+    deals: str = "crm.deals"
+    quotas: str = "sales.quotas"
+    org: str = "sales.org"
+    commands: str = "sales.alert-commands"
+    alerts: str = "sales.alerts"
+    dlq: str = "crm.dlq"
+
+
+class KafkaSettings(_Frozen):
+    """How to reach Kafka. Security settings are passed to aiokafka as they are."""
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+
+class DealStalledRule(_Frozen):
+    """``deal_stalled``: open deal in its stage longer than factor x the stage's average."""
+
+    enabled: bool = True
+    factor: float = Field(2.0, gt=1.0, description="multiple of the learned stage average")
+    min_samples: int = Field(5, ge=1, description="completed moves before the average is used")
+    default_stage_days: float = Field(
+        14.0, gt=0, description="assumed stage average until min_samples moves are known"
+    )
+    stage_default_days: dict[str, float] = Field(
+        default_factory=dict, description="per-stage assumed average, overriding the default"
+    )
+
+    @field_validator("stage_default_days")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for stage, days in value.items():
+            if days <= 0:
+                raise ValueError(f"stage {stage!r}: days must be > 0, got {days}")
+        return value
+
+    def default_days_for(self, stage: str) -> float:
+        return self.stage_default_days.get(stage, self.default_stage_days)
+
+
+class RulesSettings(_Frozen):
+    deal_stalled: DealStalledRule = DealStalledRule()
+
+
+class Settings(BaseSettings):
+    """Every setting of salespulse. See the README's configuration reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SALESPULSE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated brokers")
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicNames = TopicNames()
+    app_id: str = Field("salespulse", min_length=1, description="Kafka consumer group and prefix")
+    partitions: int = Field(
+        6, ge=1, le=1024, description="partitions of topics the worker creates when missing"
+    )
+    replication_factor: int = Field(1, ge=1)
+    store: str = Field(
+        "rocksdict://", pattern=r"^(rocksdict|rocksdb|memory)://", description="table store URL"
+    )
+    data_dir: Path = Field(Path("var"), description="local state; one per worker")
+    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of /metrics")
+    web_host: str = "0.0.0.0"
+    clock: Literal["wall", "event"] = Field(
+        "wall",
+        description="'wall': elapsed time against the wall clock; 'event': against the newest "
+        "occurred_at seen less allowed_lateness_seconds (replays, simulations)",
+    )
+    allowed_lateness_seconds: float = Field(300.0, ge=0)
+    tick_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    stats_publish_interval_seconds: float = Field(2.0, gt=0, le=3600)
+    reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    currency_rates: dict[str, float] = Field(
+        default_factory=dict, description="units of reporting currency per unit of the key"
+    )
+    rules: RulesSettings = RulesSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for code, rate in value.items():
+            if len(code) != 3 or not code.isalpha() or not code.isupper():
+                raise ValueError(f"{code!r} is not an ISO 4217 code")
+            if rate <= 0:
+                raise ValueError(f"{code}: rate must be > 0, got {rate}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def to_reporting(self, amount: float, currency: str | None) -> tuple[float, bool]:
+        """Convert ``amount`` to the reporting currency.
+
+        Returns the converted amount and whether a configured rate was missing
+        (the amount is then taken at face value, as the contract says).
+        """
+        if currency is None or currency == self.reporting_currency:
+            return amount, False
+        rate = self.currency_rates.get(currency)
+        if rate is None:
+            return amount, True
+        return amount * rate, False
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names it and says what is allowed."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "(settings)"
+        env = "SALESPULSE_" + "__".join(str(p).upper() for p in item["loc"])
+        given = item.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"setting {name} [{env}]: {item['msg']}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; raise :class:`SettingsError` naming any bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
