@@ -28,7 +28,6 @@ __all__ = [
     "IsoDate",
     "NonNegativeNumber",
     "PositiveNumber",
-    "StrictBool",
     "UtcDatetime",
 ]
 
@@ -78,9 +77,6 @@ NonNegativeNumber = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=Fals
 
 PositiveNumber = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 """A finite JSON number > 0 (an integer is accepted; a string is not)."""
-
-StrictBool = Annotated[bool, Field(strict=True)]
-"""JSON ``true`` or ``false``; ``"yes"``, ``1`` and ``"true"`` are rejected."""
 
 CurrencyCode = Annotated[
     str,
