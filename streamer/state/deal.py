@@ -1,0 +1,235 @@
+"""Per-deal state, as a pure function of the set of events seen for the deal.
+
+The state is built so that applying the same events in any order, any number
+of times, gives the same value (a join-semilattice):
+
+* stage moves are kept as a set of *marks* ``(occurred_at, event_id, stage)``
+  sorted by time, so a late or repeated event lands in its place or changes
+  nothing;
+* every other attribute (owner, amount, ...) is a last-writer-wins register
+  stamped with ``(occurred_at, event_id)``.
+
+Everything else (current stage, when the deal entered it, completed stage
+visits) is derived from those. That is what makes redelivery, changelog
+replay and out-of-order arrival harmless, and what the property tests check
+against a batch computation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from schemas import DealEvent, DealLost, DealWon
+
+from ..timeutil import to_epoch
+
+__all__ = [
+    "CLOSED_STAGES",
+    "DealState",
+    "StageMark",
+    "StalledEpisode",
+    "Visit",
+    "apply_deal_event",
+]
+
+CLOSED_STAGES = frozenset({"won", "lost"})
+
+# Attributes kept as last-writer-wins registers, with the event field they come from.
+_ATTRIBUTES = (
+    "rep_id",
+    "team_id",
+    "pipeline",
+    "amount",
+    "currency",
+    "source_channel",
+    "product",
+    "expected_close",
+    "reason",
+)
+
+Stamp = tuple[float, str]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class StageMark:
+    """The deal was in ``stage`` from ``at`` on (until the next mark)."""
+
+    at: float
+    event_id: str
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A completed stay in a stage: entered at ``entered``, left at ``left``."""
+
+    stage: str
+    entered: float
+    left: float
+
+    @property
+    def seconds(self) -> float:
+        return self.left - self.entered
+
+
+@dataclass(frozen=True, slots=True)
+class StalledEpisode:
+    """An open ``deal_stalled`` alert: the stage visit it is about and when it began."""
+
+    alert_id: str
+    stage: str
+    entered: float
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DealState:
+    deal_id: str
+    partition: int
+    marks: tuple[StageMark, ...] = ()
+    attributes: Mapping[str, tuple[Any, float, str]] = field(default_factory=dict)
+    created_at: float | None = None
+    stalled: StalledEpisode | None = None
+
+    # --- derived -----------------------------------------------------------------
+    def attribute(self, name: str, default: Any = None) -> Any:
+        entry = self.attributes.get(name)
+        return default if entry is None else entry[0]
+
+    @property
+    def rep_id(self) -> str | None:
+        return self.attribute("rep_id")  # type: ignore[no-any-return]
+
+    @property
+    def team_id(self) -> str | None:
+        return self.attribute("team_id")  # type: ignore[no-any-return]
+
+    @property
+    def pipeline(self) -> str:
+        return self.attribute("pipeline", "default")  # type: ignore[no-any-return]
+
+    @property
+    def stage(self) -> str | None:
+        return self.marks[-1].stage if self.marks else None
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.marks) and self.marks[-1].stage not in CLOSED_STAGES
+
+    @property
+    def entered_at(self) -> float | None:
+        """When the deal entered its current stage (start of the last run of equal marks)."""
+        if not self.marks:
+            return None
+        current = self.marks[-1].stage
+        entered = self.marks[-1].at
+        for mark in reversed(self.marks):
+            if mark.stage != current:
+                break
+            entered = mark.at
+        return entered
+
+    def visits(self) -> list[Visit]:
+        """Completed stays in open stages, oldest first (the current stage is not complete)."""
+        result: list[Visit] = []
+        run_stage: str | None = None
+        run_start = 0.0
+        for mark in self.marks:
+            if mark.stage == run_stage:
+                continue
+            if run_stage is not None and run_stage not in CLOSED_STAGES:
+                result.append(Visit(run_stage, run_start, mark.at))
+            run_stage, run_start = mark.stage, mark.at
+        return result
+
+    # --- codec (table values are JSON) ---------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "d": self.deal_id,
+            "p": self.partition,
+            "m": [[m.at, m.event_id, m.stage] for m in self.marks],
+            "a": {k: list(v) for k, v in self.attributes.items()},
+        }
+        if self.created_at is not None:
+            data["c"] = self.created_at
+        if self.stalled is not None:
+            s = self.stalled
+            data["s"] = [s.alert_id, s.stage, s.entered, s.started_at]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DealState:
+        stalled = data.get("s")
+        return cls(
+            deal_id=data["d"],
+            partition=data["p"],
+            marks=tuple(StageMark(at, eid, stage) for at, eid, stage in data["m"]),
+            attributes={k: (v[0], v[1], v[2]) for k, v in data["a"].items()},
+            created_at=data.get("c"),
+            stalled=StalledEpisode(*stalled) if stalled else None,
+        )
+
+
+def _stage_after(event: DealEvent) -> str:
+    if isinstance(event, DealWon):
+        return "won"
+    if isinstance(event, DealLost):
+        return "lost"
+    return event.stage
+
+
+def _merge_marks(marks: tuple[StageMark, ...], new: StageMark) -> tuple[StageMark, ...]:
+    if any(m.event_id == new.event_id for m in marks):
+        return marks
+    return tuple(sorted((*marks, new)))
+
+
+def _merge_attributes(
+    attributes: Mapping[str, tuple[Any, float, str]],
+    values: Iterable[tuple[str, Any]],
+    stamp: Stamp,
+) -> Mapping[str, tuple[Any, float, str]]:
+    merged: dict[str, tuple[Any, float, str]] | None = None
+    for name, value in values:
+        if value is None:
+            continue
+        current = attributes.get(name)
+        if current is not None and (current[1], current[2]) >= stamp:
+            continue
+        if merged is None:
+            merged = dict(attributes)
+        merged[name] = (value, stamp[0], stamp[1])
+    return attributes if merged is None else merged
+
+
+def _json_value(value: Any) -> Any:
+    # dates (expected_close) are kept as ISO strings so the state stays JSON.
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def apply_deal_event(
+    state: DealState | None, event: DealEvent, partition: int
+) -> tuple[DealState, bool]:
+    """Fold one deal event into the deal's state.
+
+    Returns the new state and whether anything changed; a repeated event
+    returns the same state and ``False``. ``deal.updated`` changes attributes
+    only; every other deal event also marks the stage the deal is in after it.
+    """
+    at = to_epoch(event.occurred_at)
+    stamp: Stamp = (at, event.event_id)
+    if state is None:
+        state = DealState(deal_id=event.deal_id, partition=partition)
+    marks = state.marks
+    if event.event_type != "deal.updated":
+        marks = _merge_marks(marks, StageMark(at, event.event_id, _stage_after(event)))
+    values = ((name, _json_value(getattr(event, name, None))) for name in _ATTRIBUTES)
+    attributes = _merge_attributes(state.attributes, values, stamp)
+    created_at = state.created_at
+    if event.event_type == "deal.created" and (created_at is None or at < created_at):
+        created_at = at
+    if marks is state.marks and attributes is state.attributes and created_at == state.created_at:
+        return state, False
+    return replace(state, marks=marks, attributes=attributes, created_at=created_at), True
