@@ -1,0 +1,146 @@
+"""The ``salespulse`` console script (contract section 6)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from .settings import Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+
+def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from faust.worker import Worker as FaustWorker
+
+    from .kafka_admin import TopicSetupError, ensure_topics
+    from .logs import configure_logging, get_logger
+    from .worker import build_worker
+
+    configure_logging(settings.log_level, settings.log_format)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        partitions = loop.run_until_complete(ensure_topics(settings))
+    except TopicSetupError as error:
+        print(f"salespulse worker: {error}", file=sys.stderr)
+        return 2
+    worker = build_worker(settings, partitions)
+    get_logger(__name__).info(
+        "worker_starting",
+        app_id=settings.app_id,
+        partitions=partitions,
+        clock=settings.clock,
+        web_port=settings.web_port,
+        store=settings.store,
+    )
+    FaustWorker(
+        worker.app,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        loop=loop,
+    ).execute_from_commandline()
+    return 0
+
+
+def _cmd_kafka(settings: Settings, args: argparse.Namespace) -> int:
+    from .devkafka import DevKafkaError, kafka_down, kafka_status, kafka_up
+
+    try:
+        if args.action == "up":
+            kafka_up(settings)
+            return 0
+        if args.action == "down":
+            kafka_down(settings, purge=args.purge)
+            return 0
+        running, text = kafka_status(settings)
+        print(text)
+        return 0 if running else 1
+    except DevKafkaError as error:
+        print(f"salespulse kafka {args.action}: {error}", file=sys.stderr)
+        return 2
+
+
+def _cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas import export_json_schemas
+
+    written = export_json_schemas(args.directory)
+    print(f"wrote {len(written)} JSON Schemas to {args.directory}", file=sys.stderr)
+    return 0
+
+
+def _cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from .alerts_cli import follow_alerts
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow_alerts(settings, from_beginning=not args.new_only, as_json=args.json))
+    return 0
+
+
+def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from . import simulate
+
+    return simulate.run(settings, args)
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import simulate
+    from .demo import add_arguments as demo_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="salespulse",
+        description="Streaming alerts for sales teams: CRM events in from Kafka, "
+        "explained alerts out. Settings: SALESPULSE_* variables and salespulse.toml.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = sub.add_parser("worker", help="run the stream processor (a Faust worker)")
+    worker.set_defaults(func=_cmd_worker)
+
+    kafka = sub.add_parser("kafka", help="a local single-node Apache Kafka for development")
+    kafka.add_argument("action", choices=["up", "down", "status"])
+    kafka.add_argument("--purge", action="store_true", help="with down: delete its data too")
+    kafka.set_defaults(func=_cmd_kafka)
+
+    demo = sub.add_parser("demo", help="Kafka, a worker, the simulator and alerts, on one machine")
+    demo_arguments(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", help="write a realistic stream of CRM events to Kafka")
+    simulate.add_arguments(sim)
+    sim.set_defaults(func=_cmd_simulate)
+
+    alerts = sub.add_parser("alerts", help="follow the alerts topic and print alerts readably")
+    alerts.add_argument("--new-only", action="store_true", help="skip alerts already on the topic")
+    alerts.add_argument("--json", action="store_true", help="print the raw JSON messages")
+    alerts.set_defaults(func=_cmd_alerts)
+
+    schemas = sub.add_parser("schemas", help="JSON Schemas of every event and alert")
+    schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
+    export = schemas_sub.add_parser("export", help="write the JSON Schemas to DIR")
+    export.add_argument("directory", metavar="DIR")
+    export.set_defaults(func=_cmd_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"salespulse: {error}", file=sys.stderr)
+        return 2
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

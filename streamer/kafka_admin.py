@@ -1,0 +1,76 @@
+"""Topic set-up against the brokers, before the Faust app is built."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from .logs import get_logger
+from .settings import Settings
+
+__all__ = ["TopicSetupError", "client_options", "ensure_topics"]
+
+log = get_logger(__name__)
+
+_COMPACTED = {"quotas", "org"}
+
+
+class TopicSetupError(RuntimeError):
+    """The brokers cannot be reached, or existing topics do not fit together."""
+
+
+def client_options(settings: Settings) -> dict[str, object]:
+    """aiokafka keyword arguments for the configured security settings."""
+    kafka = settings.kafka
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        options["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            options["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+        )
+    return options
+
+
+async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> int:
+    """Create the contract's topics that are missing; return the partition count of the
+    deal topic, which the worker's internal topics and tables must share."""
+    admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout * 1000), **client_options(settings))
+    try:
+        await admin.start()
+    except Exception as error:  # noqa: BLE001 - any connection failure means the same
+        raise TopicSetupError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({error}); "
+            "start a local broker with `salespulse kafka up` or set SALESPULSE_KAFKA_BOOTSTRAP"
+        ) from None
+    try:
+        names = settings.topics.model_dump()
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=name,
+                num_partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if role in _COMPACTED else {},
+            )
+            for role, name in names.items()
+            if name not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing)
+            log.info("topics_created", topics=[t.name for t in missing])
+        described = await admin.describe_topics([names["deals"], names["activities"]])
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        deals = counts.get(names["deals"], 0)
+        if deals == 0:
+            raise TopicSetupError(f"topic {names['deals']} has no partitions")
+        return deals
+    finally:
+        await admin.close()
