@@ -49,6 +49,7 @@ __all__ = [
     "RosterEntry",
     "derive_calibration",
     "derive_roster",
+    "quantile_mean",
     "quantile_sample",
 ]
 
@@ -90,7 +91,7 @@ class Calibration:
     @property
     def won_days_mean(self) -> float:
         """Mean engage-to-close days of won deals, as the quantile function gives it."""
-        return _quantile_mean(self.won_days)
+        return quantile_mean(self.won_days)
 
 
 # Derived with derive_calibration() from sales_pipeline.csv and products.csv
@@ -176,7 +177,8 @@ def quantile_sample(quantiles: tuple[float, ...], u: float) -> float:
     return lo + (hi - lo) * (pos - i)
 
 
-def _quantile_mean(quantiles: tuple[float, ...]) -> float:
+def quantile_mean(quantiles: tuple[float, ...]) -> float:
+    """Mean of the distribution whose piecewise-linear quantile function ``quantiles`` gives."""
     pairs = zip(quantiles, quantiles[1:], strict=False)
     return sum((a + b) / 2 for a, b in pairs) / (len(quantiles) - 1)
 
