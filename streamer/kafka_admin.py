@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from .logs import get_logger
@@ -66,11 +68,15 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> int:
         if missing:
             await admin.create_topics(missing)
             log.info("topics_created", topics=[t.name for t in missing])
-        described = await admin.describe_topics([names["deals"], names["activities"]])
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
-        deals = counts.get(names["deals"], 0)
-        if deals == 0:
-            raise TopicSetupError(f"topic {names['deals']} has no partitions")
-        return deals
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            # a topic just created may not be described with its partitions yet
+            described = await admin.describe_topics([names["deals"]])
+            partitions = described[0].get("partitions") or []
+            if partitions and all(p.get("leader", -1) >= 0 for p in partitions):
+                return len(partitions)
+            if asyncio.get_running_loop().time() > deadline:
+                raise TopicSetupError(f"topic {names['deals']} has no partition leaders yet")
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()

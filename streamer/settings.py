@@ -114,7 +114,10 @@ class Settings(BaseSettings):
     )
     replication_factor: int = Field(1, ge=1)
     store: str = Field(
-        "rocksdict://", pattern=r"^(rocksdict|rocksdb|memory)://", description="table store URL"
+        "rocksdb://",
+        pattern=r"^(rocksdb|memory)://",
+        description="table store: 'rocksdb://' (on disk, through the rocksdict binding) in "
+        "production, 'memory://' for tests and short demos",
     )
     data_dir: Path = Field(Path("var"), description="local state; one per worker")
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of /metrics")

@@ -93,6 +93,7 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
     metrics = metrics or Metrics()
     names = settings.topics
     datadir = Path(settings.data_dir) / f"worker-{settings.web_port}"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")),
@@ -147,9 +148,8 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
     deals_table = app.Table(
         "deals",
         partitions=partitions,
-        key_serializer="json",
-        value_serializer="json",
         default=None,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
     view = SharedView()
     engine = DealEngine(settings, deals_table, view)

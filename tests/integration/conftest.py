@@ -1,0 +1,41 @@
+"""A real Apache Kafka for the whole session, started by the project's own command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streamer.settings import load_settings
+
+from .kafka_helpers import BOOTSTRAP, WorkerProcess, isolated_settings
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> str:
+    """Make sure a broker answers at the test bootstrap address (``salespulse kafka up``)."""
+    if "SALESPULSE_TEST_KAFKA_BOOTSTRAP" not in os.environ:
+        from streamer.devkafka import kafka_up
+
+        kafka_up(load_settings(kafka_bootstrap=BOOTSTRAP))
+    return BOOTSTRAP
+
+
+@pytest.fixture
+def make_worker(kafka_broker: str, tmp_path: Path) -> Iterator:
+    """Factory of real worker processes; all are stopped at the end of the test."""
+    workers: list[WorkerProcess] = []
+
+    def make(settings=None, name: str = "worker") -> WorkerProcess:
+        worker = WorkerProcess(
+            settings or isolated_settings(tmp_path), tmp_path / f"{name}-{len(workers)}.log"
+        )
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        if worker.proc is not None:
+            worker.stop()
