@@ -447,14 +447,16 @@ class _Simulation:
             self.push(self.start, "org", rep.rep_id, "rep.upserted", rep.profile())
         for rep in self.reps:
             self._quota(rep, self.start, _quarter_start(_day_of(self.start)))
-        if self.config.warm_start:
-            for rep in self.reps:
-                self._warm_pipeline(rep)
-        for rep in self.reps:
-            self._schedule_day(rep, self.start)
+        for rep in self.reps:  # deferred, so the first events come out at once
+            self.later(self.start, functools.partial(self._open_rep, rep))
         self.later(
             max(self.start, _epoch(_next_quarter(_day_of(self.start))) - 7 * DAY), self._quarter
         )
+
+    def _open_rep(self, rep: _Rep, now: int) -> None:
+        if self.config.warm_start:
+            self._warm_pipeline(rep)
+        self._schedule_day(rep, now)
 
     # quotas -----------------------------------------------------------
     def _quota(self, rep: _Rep, t: int, period: date) -> None:
