@@ -129,6 +129,9 @@ class DealEngine:
             if deal.partition in wanted:
                 self.indexes[deal.partition].update(deal)
                 self.partials[deal.partition].add(deal)
+                if deal.marks:
+                    # the event clock restarts from what the table proves was seen
+                    self.observe(deal.partition, deal.marks[-1].at)
                 count += 1
         self._stats_cache = None
         return count

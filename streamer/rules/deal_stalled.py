@@ -112,7 +112,9 @@ def evaluate_stalled(
     )
     if episode is not None:
         same_visit = stage == episode.stage and entered == episode.entered
-        if same_visit and over:
+        if same_visit and (over or now < episode.started_at):
+            # Still over; or the clock reads earlier than the episode's start (an event
+            # clock rebuilt after a restart): that is no news about the deal.
             return deal, None
         resolved_at = entered if not same_visit and entered is not None else now
         days = (resolved_at - episode.entered) / DAY

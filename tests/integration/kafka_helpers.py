@@ -120,13 +120,15 @@ class WorkerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
-    """Send (topic, key, value) messages and wait until all are acknowledged."""
+async def produce(
+    settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]
+) -> list[Any]:
+    """Send (topic, key, value) messages; return their record metadata once acknowledged."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
     try:
         futures = [await producer.send(t, key=k, value=v) for t, k, v in messages]
-        await asyncio.gather(*futures)
+        return list(await asyncio.gather(*futures))
     finally:
         await producer.stop()
 

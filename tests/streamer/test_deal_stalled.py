@@ -108,3 +108,10 @@ def test_switched_off_rule_never_fires():
         deal_in_proposal_since(0), to_epoch(at(300)), baseline(None, "proposal", rule), rule
     )
     assert draft is None
+
+
+def test_a_clock_that_reads_earlier_than_the_episode_start_does_not_resolve_it():
+    base = baseline(None, "proposal", RULE)
+    deal, _ = evaluate_stalled(deal_in_proposal_since(0), to_epoch(at(30)), base, RULE)
+    same, draft = evaluate_stalled(deal, to_epoch(at(1)), base, RULE)
+    assert draft is None and same.stalled is not None

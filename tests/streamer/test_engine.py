@@ -144,3 +144,12 @@ def test_stage_statistics_match_a_batch_computation(n_deals, rnd: random.Random)
     assert rebuilt.stage_stats() == e.stage_stats()
     assert all(DealState.from_dict(v).partition == 0 for v in e.deals.values())
     assert DAY == 86400.0
+
+
+def test_rebuilt_engine_restarts_its_event_clock_from_the_table():
+    store: dict = {}
+    first = engine(store)
+    first.on_deal_event(created("d1", 30, "proposal"), 0, to_epoch(at(30)))
+    restarted = engine(store)
+    restarted.assign([0])
+    assert restarted.event_time() == to_epoch(at(30)) - SETTINGS.allowed_lateness_seconds
