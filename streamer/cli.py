@@ -17,10 +17,9 @@ def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from faust.worker import Worker as FaustWorker
 
     from .kafka_admin import TopicSetupError, ensure_topics
-    from .logs import configure_logging, get_logger
+    from .logs import get_logger
     from .worker import build_worker
 
-    configure_logging(settings.log_level, settings.log_format)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -139,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"salespulse: {error}", file=sys.stderr)
         return 2
+    from .logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     return int(args.func(settings, args))
 
 

@@ -1,0 +1,34 @@
+# The two commands of the README, and the set-up they share. Everything the
+# project needs is installed by these rules from PyPI and Maven Central.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint kafka-up kafka-down bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+## make demo: local Kafka, a worker, simulated traffic and alerts as they fire (Ctrl-C stops)
+demo: setup
+	$(BIN)/salespulse demo
+
+## make test: every test, against a real local Kafka that it starts
+test: setup
+	$(BIN)/salespulse kafka up
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check streamer schemas tests
+	$(BIN)/ruff format --check streamer schemas tests
+
+kafka-up: setup
+	$(BIN)/salespulse kafka up
+
+kafka-down: setup
+	$(BIN)/salespulse kafka down
