@@ -93,11 +93,13 @@ STAGE_PACE: Final = (0.7, 1.0, 1.4, 0.9)
 STALL_FACTOR: Final = (4.0, 7.0)  # silence of a stall, x the stage's expected time
 DEAL_TOUCH_GAP_DAYS: Final = 3.0  # mean days between touches of an open deal
 LEAD_TOUCH_GAP_DAYS: Final = 2.0
+LEAD_FIRST_TOUCH_HOURS: Final = 4.0  # mean delay of a rep's first touch on a new lead
+IDLE_LEADS_IGNORED: Final = 0.5  # leads a slumping idle rep never touches
 MEETING_SHARE: Final = 0.5  # stages past the first that see a meeting
 UPDATE_SHARE: Final = 0.25  # deals that get one deal.updated
 INBOUND_SHARE: Final = 0.08  # deal touches started by the customer
 QUOTA_STRETCH: Final = (0.95, 1.2)  # quota over expected revenue
-SLUMP_ACTIVITY, SLUMP_CONTACT, SLUMP_WIN = 0.3, 0.2, 0.55  # underperformer multipliers
+SLUMP_ACTIVITY, SLUMP_CONTACT, SLUMP_WIN = 0.25, 0.2, 0.55  # underperformer multipliers
 SOURCE_CHANNELS: Final = (
     ("outbound", 0.35), ("ads", 0.2), ("referral", 0.15), ("event", 0.1),
     ("website", 0.15), ("partner", 0.05),
@@ -539,9 +541,10 @@ class _Simulation:
         fields = {"lead_id": lead_id, "rep_id": rep.rep_id, "team_id": rep.team_id}
         self.push(t, "deals", lead_id, "lead.created", {**fields, "source_channel": channel})
         idle = rep.slumped(t, "idle")
-        if idle and rng.random() < 0.3:
-            return  # never worked
-        first = rng.expovariate(1 / (4 * HOUR)) if not idle else rng.uniform(1.5, 6) * DAY
+        if idle and rng.random() < IDLE_LEADS_IGNORED:
+            return
+        prompt = rng.expovariate(1 / (LEAD_FIRST_TOUCH_HOURS * HOUR))
+        first = rng.uniform(1.5, 6) * DAY if idle else prompt
         converts = rng.random() < self.config.lead_conversion * (0.5 if idle else 1.0)
         count = rng.randint(2, 6)
         when = t + int(first)
@@ -818,7 +821,7 @@ async def produce(
     event's key, value = compact JSON, topic = ``settings.topics.<role>``.
     Events before ``config.start + backfill_days`` are history, written as
     fast as possible; later ones are paced so that ``speed`` simulated seconds
-    pass per real second, counted from when this call starts (None: no
+    pass per real second, counted from when producing begins (None: no
     pacing). With ``config.start`` set ``backfill_days`` before now and speed
     1, events reach Kafka about when they occur. Stops at the end of the
     simulation, after ``limit`` events, or when ``stop`` is set; everything

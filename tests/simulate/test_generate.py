@@ -250,7 +250,7 @@ def test_underperformers_slump_in_activity_and_contact(default_events: list[SimE
     idle = [
         rep
         for rep, weeks in weekly.items()
-        if max(weeks[w][1] for w in range(8, 12))
+        if statistics.mean(weeks[w][1] for w in range(8, 12))
         < 0.5 * statistics.mean(weeks[w][1] for w in range(4))
     ]
     ineffective = [
