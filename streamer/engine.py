@@ -15,7 +15,7 @@ worker fills from compacted topics and a replay fills directly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas import Alert, AlertSubject, DealEvent, RepUpserted
@@ -51,17 +51,24 @@ class PartitionSnapshot:
     partition: int
     watermark: float | None
     stages: Mapping[StageKey, StageStat]
+    open_deals: Mapping[StageKey, int] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
             "watermark": self.watermark,
             "stages": {k: [v.total_seconds, v.count] for k, v in sorted(self.stages.items())},
+            "open_deals": dict(sorted(self.open_deals.items())),
         }
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> PartitionSnapshot:
-        return cls(int(data["partition"]), data.get("watermark"), from_wire(data["stages"]))
+        return cls(
+            int(data["partition"]),
+            data.get("watermark"),
+            from_wire(data["stages"]),
+            {k: int(v) for k, v in data.get("open_deals", {}).items()},
+        )
 
 
 class SharedView:
@@ -181,7 +188,10 @@ class DealEngine:
 
     def snapshot(self, partition: int) -> PartitionSnapshot:
         return PartitionSnapshot(
-            partition, self.watermarks.get(partition), self.partials[partition].snapshot()
+            partition,
+            self.watermarks.get(partition),
+            self.partials[partition].snapshot(),
+            self.indexes[partition].open_counts(),
         )
 
     # --- events and ticks ------------------------------------------------------------
@@ -274,11 +284,14 @@ class DealEngine:
             emitted_at=from_epoch(emitted_at),
         )
 
-    # --- KPIs of the owned partitions --------------------------------------------------
+    # --- KPIs ---------------------------------------------------------------------------
     def open_deals_by_stage(self) -> dict[StageKey, int]:
+        """Open deals per stage over all partitions (own ones live, others from snapshots)."""
+        parts = [index.open_counts() for index in self.indexes.values()]
+        parts += [s.open_deals for p, s in self.view.snapshots.items() if p not in self.indexes]
         counts: dict[StageKey, int] = {}
-        for index in self.indexes.values():
-            for key, n in index.open_counts().items():
+        for part in parts:
+            for key, n in part.items():
                 counts[key] = counts.get(key, 0) + n
         return counts
 

@@ -1,9 +1,21 @@
 """Every Prometheus metric of salespulse, declared once, against an injected registry.
 
-Names carry the ``salespulse_`` prefix and their unit. A worker exports the
-figures of the partitions it owns; sum over workers in PromQL
-(``sum by (stage) (salespulse_open_deals)``). Figures that are the same on
-every worker (the learned stage averages) are exported by each; take ``max``.
+Names carry the ``salespulse_`` prefix and their unit.
+
+Service metrics (events, alerts, lag, ticks) count what *this* worker did:
+``sum`` them over workers.
+
+KPIs (contract section 7) follow one naming scheme, ``salespulse_<level>_<kpi>``:
+
+* ``salespulse_rep_<kpi>{team_id, rep_id}``: exported only by the worker that
+  owns the rep's partition (``sum`` or ``max`` over workers give the same);
+  switched off with ``kpi_rep_labels = false`` for large organisations.
+* ``salespulse_team_<kpi>{team_id}``, ``salespulse_stage_<kpi>{pipeline, stage}``
+  and the ``..._by_source_channel`` / ``..._by_product`` breakdowns: global
+  figures that every worker computes from the shared view and exports alike;
+  take ``max`` over workers.
+
+A KPI with no data is absent rather than 0, as the contract says.
 """
 
 from __future__ import annotations
@@ -63,25 +75,6 @@ class Metrics:
             ["rule"],
             registry=r,
         )
-        self.open_deals = Gauge(
-            "salespulse_open_deals",
-            "Open deals in this worker's partitions, by pipeline and stage.",
-            ["pipeline", "stage"],
-            registry=r,
-        )
-        self.stage_avg_days = Gauge(
-            "salespulse_stage_avg_days",
-            "Learned average days deals spend in a stage (all partitions); "
-            "absent until a stage has completed visits.",
-            ["pipeline", "stage"],
-            registry=r,
-        )
-        self.stage_samples = Gauge(
-            "salespulse_stage_samples",
-            "Completed stage visits behind salespulse_stage_avg_days.",
-            ["pipeline", "stage"],
-            registry=r,
-        )
         self.event_delay = Histogram(
             "salespulse_event_delay_seconds",
             "Wall-clock time between an event's occurred_at and its processing.",
@@ -122,3 +115,82 @@ class Metrics:
             "1 once the worker has recovered its tables and processes messages.",
             registry=r,
         )
+        self.kpi = KpiGauges(r)
+
+
+# KPI gauges (contract section 7): (metric suffix, help, labels)
+REP_KPIS: tuple[tuple[str, str], ...] = (
+    ("open_deals", "Open deals now."),
+    ("open_amount", "Summed amount of open deals, reporting currency."),
+    ("win_rate", "Won / (won + lost), deals closed in the last 90 days."),
+    ("won_amount", "Summed amount of deals won in the last 90 days, reporting currency."),
+    ("deal_size_avg", "Average amount of deals won in the last 90 days, reporting currency."),
+    ("sales_cycle_days_avg", "Average days from creation to won, deals won in the last 90 days."),
+    ("quota_attainment", "Won amount (or count) in the current quota period / target."),
+    ("contact_rate", "Conversations / outbound attempts, last 7 days."),
+    ("outbound_attempts", "Outbound calls, emails and social touches, last 7 days."),
+    ("follow_ups_per_deal_avg", "Follow-up touches per open deal."),
+    ("lead_to_opportunity_ratio", "Leads created in the last 30 days that converted / created."),
+    ("email_open_rate", "Emails opened or replied / emails sent, last 30 days."),
+)
+TEAM_KPIS: tuple[tuple[str, str], ...] = (
+    ("open_deals", "Open deals now."),
+    ("open_amount", "Summed amount of open deals, reporting currency."),
+    ("win_rate", "Won / (won + lost), deals closed in the last 90 days."),
+    ("won_amount", "Summed amount of deals won in the last 90 days, reporting currency."),
+    ("deal_size_avg", "Average amount of deals won in the last 90 days, reporting currency."),
+    ("sales_cycle_days_avg", "Average days from creation to won, deals won in the last 90 days."),
+    ("reps_at_quota_ratio", "Share of reps whose attainment is at least the elapsed share."),
+    ("contact_rate", "Conversations / outbound attempts, last 7 days."),
+    ("outbound_attempts", "Outbound calls, emails and social touches, last 7 days."),
+    ("lead_to_opportunity_ratio", "Leads created in the last 30 days that converted / created."),
+    ("won_amount_growth_mom", "Won amount of the last 30 days over the 30 days before, minus 1."),
+)
+STAGE_KPIS: tuple[tuple[str, str], ...] = (
+    ("open_deals", "Open deals now, by stage."),
+    ("open_amount", "Summed amount of open deals by stage, reporting currency."),
+    ("avg_days", "Learned average days deals spend in the stage (contract: stage_avg_days)."),
+    ("samples", "Completed stage visits behind salespulse_stage_avg_days."),
+    ("conversion", "Share of deals that left the stage in the last 90 days moving forward."),
+)
+
+
+class KpiGauges:
+    """The KPI gauges, by level; a worker sets whole levels at once (see :meth:`replace`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rep = {
+            name: Gauge(f"salespulse_rep_{name}", text, ["team_id", "rep_id"], registry=registry)
+            for name, text in REP_KPIS
+        }
+        self.rep["stage_conversion"] = Gauge(
+            "salespulse_rep_stage_conversion",
+            "Rep's share of deals leaving the stage in the last 90 days by moving forward.",
+            ["team_id", "rep_id", "pipeline", "stage"],
+            registry=registry,
+        )
+        self.team = {
+            name: Gauge(f"salespulse_team_{name}", text, ["team_id"], registry=registry)
+            for name, text in TEAM_KPIS
+        }
+        self.team["stage_conversion"] = Gauge(
+            "salespulse_team_stage_conversion",
+            "Team's share of deals leaving the stage in the last 90 days by moving forward.",
+            ["team_id", "pipeline", "stage"],
+            registry=registry,
+        )
+        self.stage = {
+            name: Gauge(f"salespulse_stage_{name}", text, ["pipeline", "stage"], registry=registry)
+            for name, text in STAGE_KPIS
+        }
+        self.by_dimension = {
+            (kpi, dim): Gauge(
+                f"salespulse_{kpi}_by_{dim}",
+                f"{'Open' if kpi == 'open_amount' else 'Won (last 90 days)'} amount by {dim}, "
+                "reporting currency.",
+                [dim],
+                registry=registry,
+            )
+            for kpi in ("open_amount", "won_amount")
+            for dim in ("source_channel", "product")
+        }

@@ -269,17 +269,19 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
                 published[partition] = wire
         export_gauges()
 
+    stage_kpis = metrics.kpi.stage
+
     def export_gauges() -> None:
         engine.invalidate_stats()
         for key, stat in engine.stage_stats().items():
             pipeline, stage = _split(key)
             avg = stat.avg_seconds
             if avg is not None:
-                metrics.stage_avg_days.labels(pipeline, stage).set(avg / 86400.0)
-            metrics.stage_samples.labels(pipeline, stage).set(stat.count)
-        metrics.open_deals.clear()
+                stage_kpis["avg_days"].labels(pipeline, stage).set(avg / 86400.0)
+            stage_kpis["samples"].labels(pipeline, stage).set(stat.count)
+        stage_kpis["open_deals"].clear()
         for key, count in engine.open_deals_by_stage().items():
-            metrics.open_deals.labels(*_split(key)).set(count)
+            stage_kpis["open_deals"].labels(*_split(key)).set(count)
         metrics.open_alerts.labels("deal_stalled").set(engine.firing())
         watermark = max(engine.watermarks.values(), default=None)
         if watermark is not None:

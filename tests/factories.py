@@ -30,20 +30,23 @@ def _common(deal_id: str, day: float, event_id: str | None, **extra: Any) -> dic
     return fields
 
 
-def created(deal_id: str, day: float, stage: str = "prospecting", event_id: str | None = None,
-            **extra: Any) -> DealCreated:
+def created(
+    deal_id: str, day: float, stage: str = "prospecting", event_id: str | None = None, **extra: Any
+) -> DealCreated:
     return DealCreated(**_common(deal_id, day, event_id, stage=stage, **extra))
 
 
-def moved(deal_id: str, day: float, from_stage: str, stage: str, event_id: str | None = None,
-          **extra: Any) -> DealStageChanged:
+def moved(
+    deal_id: str, day: float, from_stage: str, stage: str, event_id: str | None = None, **extra: Any
+) -> DealStageChanged:
     return DealStageChanged(
         **_common(deal_id, day, event_id, stage=stage, from_stage=from_stage, **extra)
     )
 
 
-def updated(deal_id: str, day: float, stage: str, event_id: str | None = None,
-            **extra: Any) -> DealUpdated:
+def updated(
+    deal_id: str, day: float, stage: str, event_id: str | None = None, **extra: Any
+) -> DealUpdated:
     return DealUpdated(**_common(deal_id, day, event_id, stage=stage, **extra))
 
 

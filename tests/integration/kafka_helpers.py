@@ -79,7 +79,9 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamer.cli", "worker"],
-            env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            env=worker_env(self.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
 
@@ -149,8 +151,11 @@ class Collector:
 
     async def __aenter__(self) -> Collector:
         consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-            auto_offset_reset="earliest", enable_auto_commit=False,
+            self.topic,
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
         )
         await consumer.start()
 
@@ -180,7 +185,10 @@ class Collector:
         return [json.loads(r.value) for r in self.records]
 
     async def wait_for(
-        self, predicate: Callable[[list[Any]], bool], timeout: float, what: str,
+        self,
+        predicate: Callable[[list[Any]], bool],
+        timeout: float,
+        what: str,
         diagnostics: Callable[[], str] = lambda: "",
     ) -> None:
         deadline = time.monotonic() + timeout

@@ -15,8 +15,18 @@ GOOD = '"event_id":"x-{n}","occurred_at":"2026-11-05T10:00:00Z","source":"crm","
 
 BAD = [
     (b"this is not json", "JSON"),
-    (b'{"event_type":"deal.created",' + GOOD.format(n=1).replace('"source":"crm",', "").encode() + b"}", "source"),
-    (b'{"event_type":"deal.created",' + GOOD.format(n=2).replace("10:00:00Z", "10:00:00").encode() + b"}", "offset"),
+    (
+        b'{"event_type":"deal.created",'
+        + GOOD.format(n=1).replace('"source":"crm",', "").encode()
+        + b"}",
+        "source",
+    ),
+    (
+        b'{"event_type":"deal.created",'
+        + GOOD.format(n=2).replace("10:00:00Z", "10:00:00").encode()
+        + b"}",
+        "offset",
+    ),
     (b'{"event_type":"deal.teleported",' + GOOD.format(n=3).encode() + b"}", "event_type"),
     (b'{"event_type":"deal.created","amount":-5,' + GOOD.format(n=4).encode() + b"}", "amount"),
     (b"[1, 2, 3]", "object"),
@@ -39,9 +49,10 @@ async def test_rejected_messages_keep_their_bytes_and_headers_and_good_ones_stil
     messages += [(deals, b"clock", event_bytes(created("clock", 30, "prospecting")))]
     sent = await produce(settings, messages)
 
-    async with Collector(settings, settings.topics.dlq) as dlq, Collector(
-        settings, settings.topics.alerts
-    ) as alerts:
+    async with (
+        Collector(settings, settings.topics.dlq) as dlq,
+        Collector(settings, settings.topics.alerts) as alerts,
+    ):
         await dlq.wait_for(lambda rs: len(rs) >= len(BAD) + 1, 60, "dead letters", worker.tail)
         await alerts.wait_for(lambda rs: len(rs) >= 1, 60, "the good deal's alert", worker.tail)
         assert alerts.values()[0]["subject"]["id"] == "stuck"

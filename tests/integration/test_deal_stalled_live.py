@@ -30,11 +30,17 @@ async def test_stalled_deal_alerts_with_no_event_of_its_own_and_resolves_when_it
         others = [created(f"other-{i}", 25, "proposal") for i in range(6)]
         await produce(
             settings,
-            deal_msgs(settings, created("stuck", 0, "proposal", rep_id="rep-17"), *others,
-                      created("clock", 30, "prospecting")),
+            deal_msgs(
+                settings,
+                created("stuck", 0, "proposal", rep_id="rep-17"),
+                *others,
+                created("clock", 30, "prospecting"),
+            ),
         )
         await alerts.wait_for(
-            lambda rs: any(b'"firing"' in r.value for r in rs), 60, "a firing alert",
+            lambda rs: any(b'"firing"' in r.value for r in rs),
+            60,
+            "a firing alert",
             worker.tail,
         )
         [firing] = alerts.values()
@@ -72,8 +78,11 @@ async def test_wall_clock_worker_reports_a_deal_that_entered_its_stage_weeks_ago
     async with Collector(settings, settings.topics.alerts) as alerts:
         await produce(
             settings,
-            deal_msgs(settings, created("old", days_ago - 40, "proposal"),
-                      created("young", days_ago - 1, "proposal")),
+            deal_msgs(
+                settings,
+                created("old", days_ago - 40, "proposal"),
+                created("young", days_ago - 1, "proposal"),
+            ),
         )
         await alerts.wait_for(lambda rs: len(rs) >= 1, 60, "a firing alert", worker.tail)
         [alert] = alerts.values()

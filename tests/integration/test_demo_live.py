@@ -20,7 +20,10 @@ def test_demo_prints_a_stalled_deal_alert_within_two_minutes(kafka_broker, tmp_p
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "streamer.cli", "demo", "--exit-after", "1", "--timeout", "120"],
-        env=env, capture_output=True, text=True, timeout=200,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=200,
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]

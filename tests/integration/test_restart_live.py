@@ -40,8 +40,7 @@ async def test_restart_mid_stream(make_worker, tmp_path, how):
     async with Collector(settings, settings.topics.alerts) as alerts:
         await produce(
             settings,
-            deal_msgs(settings, *[created(d, 0, "proposal") for d in first],
-                      won("clock-1", 30)),
+            deal_msgs(settings, *[created(d, 0, "proposal") for d in first], won("clock-1", 30)),
         )
         await alerts.wait_for(lambda rs: len(rs) >= 6, 60, "six firing alerts", worker.tail)
         worker.stop(how)
@@ -51,10 +50,13 @@ async def test_restart_mid_stream(make_worker, tmp_path, how):
         # event time forward without stalling themselves)
         await produce(
             settings,
-            deal_msgs(settings, moved("a0", 31, "proposal", "negotiation"),
-                      moved("a1", 31, "proposal", "negotiation"),
-                      *[created(d, 31, "proposal") for d in later],
-                      won("clock-2", 62)),
+            deal_msgs(
+                settings,
+                moved("a0", 31, "proposal", "negotiation"),
+                moved("a1", 31, "proposal", "negotiation"),
+                *[created(d, 31, "proposal") for d in later],
+                won("clock-2", 62),
+            ),
         )
         worker.start()
         worker.wait_ready()
@@ -65,7 +67,9 @@ async def test_restart_mid_stream(make_worker, tmp_path, how):
             | {(f"deal_stalled:{d}:2026-12-02T09:00:00Z", "firing") for d in [*later, "a0", "a1"]}
         )
         await alerts.wait_for(
-            lambda rs: expected <= set(episodes(alerts)), 90, "every alert after the restart",
+            lambda rs: expected <= set(episodes(alerts)),
+            90,
+            "every alert after the restart",
             worker.tail,
         )
     seen = episodes(alerts)

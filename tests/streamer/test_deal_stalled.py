@@ -57,7 +57,10 @@ def test_firing_alert_explains_itself_with_numbers():
     assert draft.alert_id == "deal_stalled:d9:2026-11-01T09:00:00Z"
     assert draft.alert_key == "deal_stalled:deal:d9"
     assert draft.metrics == {
-        "days_in_stage": 31.0, "stage_avg_days": 12.4, "threshold_days": 24.8, "samples": 57,
+        "days_in_stage": 31.0,
+        "stage_avg_days": 12.4,
+        "threshold_days": 24.8,
+        "samples": 57,
     }
     assert draft.started_at == pytest.approx(to_epoch(at(24.8)))
     assert "deals usually leave proposal after 12.4 days" in draft.summary

@@ -75,14 +75,19 @@ def test_a_late_event_lands_in_its_place():
 
 def test_older_attribute_write_loses_to_newer():
     deal = fold(
-        [created("d1", 0, amount=100.0), updated("d1", 5, "prospecting", amount=300.0),
-         updated("d1", 2, "prospecting", amount=200.0)]
+        [
+            created("d1", 0, amount=100.0),
+            updated("d1", 5, "prospecting", amount=300.0),
+            updated("d1", 2, "prospecting", amount=200.0),
+        ]
     )
     assert deal.attribute("amount") == 300.0
 
 
 def test_codec_round_trip():
-    deal = fold([created("d1", 0, expected_close=at(30).date()), moved("d1", 2, "prospecting", "proposal")])
+    deal = fold(
+        [created("d1", 0, expected_close=at(30).date()), moved("d1", 2, "prospecting", "proposal")]
+    )
     assert DealState.from_dict(deal.to_dict()) == deal
 
 
@@ -92,8 +97,11 @@ def test_codec_round_trip():
 def batch_expectation(events: list[DealEvent]) -> tuple[str, float, list[tuple[str, float]]]:
     """Plain batch computation: sort by (time, id), read the stage path off the list."""
     moves = sorted(
-        (to_epoch(e.occurred_at), e.event_id,
-         {"deal.won": "won", "deal.lost": "lost"}.get(e.event_type, e.stage))
+        (
+            to_epoch(e.occurred_at),
+            e.event_id,
+            {"deal.won": "won", "deal.lost": "lost"}.get(e.event_type, e.stage),
+        )
         for e in events
         if e.event_type != "deal.updated"
     )

@@ -128,7 +128,9 @@ def test_stage_statistics_match_a_batch_computation(n_deals, rnd: random.Random)
     # batch: per deal, sort its moves, sum completed visits per stage
     expected: dict[str, list[float]] = {}
     for d in range(n_deals):
-        mine = sorted((ev.occurred_at, ev.event_id, ev.stage) for ev in events if ev.deal_id == f"d{d}")
+        mine = sorted(
+            (ev.occurred_at, ev.event_id, ev.stage) for ev in events if ev.deal_id == f"d{d}"
+        )
         path = []
         for moment, _, stage in mine:
             if not path or path[-1][0] != stage:
