@@ -311,10 +311,15 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
             generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    def is_ready() -> bool:
+        return app.rebalancing is False and app.tables.recovery.completed.is_set()
+
+    # Read at every scrape, so the gauge is true without anyone polling /ready.
+    metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
+
     @app.page("/ready")
     async def ready_page(web: Any, request: Any) -> Any:
-        ready = app.rebalancing is False and app.tables.recovery.completed.is_set()
-        metrics.ready.set(1 if ready else 0)
+        ready = is_ready()
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     return Worker(app=app, engine=engine, metrics=metrics, partitions=partitions)
