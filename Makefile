@@ -20,6 +20,7 @@ demo: setup
 
 ## make test: every test, against a real local Kafka that it starts
 test: setup
+	sh deploy/dev/install-system-deps.sh
 	$(BIN)/salespulse kafka up
 	$(BIN)/pytest
 
