@@ -113,6 +113,17 @@ class Settings(BaseSettings):
         6, ge=1, le=1024, description="partitions of topics the worker creates when missing"
     )
     replication_factor: int = Field(1, ge=1)
+    broker_session_timeout_seconds: float = Field(
+        60.0,
+        ge=6,
+        le=1800,
+        description="consumer group session timeout: a worker that sends no heartbeat for this "
+        "long (killed, frozen, cut off) loses its partitions to the others; the takeover time "
+        "after a crash is about this long (within the broker's group.min/max.session.timeout.ms)",
+    )
+    broker_heartbeat_interval_seconds: float = Field(
+        3.0, gt=0, le=60, description="heartbeat interval; keep it below a third of the timeout"
+    )
     store: str = Field(
         "rocksdb://",
         pattern=r"^(rocksdb|memory)://",
