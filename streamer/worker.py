@@ -107,6 +107,7 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
         producer_acks=-1,
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
+        broker_request_timeout=max(90.0, settings.broker_session_timeout_seconds + 30.0),
         processing_guarantee="at_least_once",
         web_port=settings.web_port,
         web_bind=settings.web_host,
