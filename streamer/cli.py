@@ -79,6 +79,26 @@ def _cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_alert_command(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from .notify.commands import build_command, parse_until, send_command
+
+    now = datetime.now(UTC)
+    try:
+        until = parse_until(args.until, now) if getattr(args, "until", None) else None
+        command = build_command(
+            args.alerts_command, args.key, args.by or getpass.getuser(), now, until, args.reason
+        )
+    except ValueError as error:
+        print(f"salespulse alerts {args.alerts_command}: {error}", file=sys.stderr)
+        return 2
+    asyncio.run(send_command(settings, command))
+    print(f"{args.alerts_command} sent for {args.key}", file=sys.stderr)
+    return 0
+
+
 def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from . import simulate
 
@@ -122,6 +142,21 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--new-only", action="store_true", help="skip alerts already on the topic")
     alerts.add_argument("--json", action="store_true", help="print the raw JSON messages")
     alerts.set_defaults(func=_cmd_alerts)
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    for action, text in (
+        ("ack", "acknowledge an alert: no more reminders for this episode"),
+        ("snooze", "hold an alert's notifications back until a time"),
+        ("unsnooze", "end a snooze now"),
+    ):
+        command = alerts_sub.add_parser(action, help=text)
+        command.add_argument("key", metavar="KEY", help="the alert_key, e.g. deal_stalled:deal:d-9")
+        command.add_argument("--by", help="who (default: the login name)")
+        command.add_argument("--reason", help="why, in your words")
+        if action == "snooze":
+            command.add_argument(
+                "--until", required=True, help="a duration (30m, 2h, 1d) or an RFC 3339 time"
+            )
+        command.set_defaults(func=_cmd_alert_command)
 
     schemas = sub.add_parser("schemas", help="JSON Schemas of every event and alert")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)

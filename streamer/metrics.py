@@ -116,6 +116,76 @@ class Metrics:
             registry=r,
         )
         self.kpi = KpiGauges(r)
+        self.notifications = NotificationMetrics(r)
+
+
+class NotificationMetrics:
+    """Delivery of alerts to people (streamer.notify). Labels carry receiver *names* from
+    the configuration, never URLs, addresses or tokens."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.notices = Counter(
+            "salespulse_notifications_notices_total",
+            "Alert state changes the lifecycle decided to tell people, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.unroutable = Counter(
+            "salespulse_notifications_unroutable_total",
+            "Notices no route or default receiver took, by rule.",
+            ["rule"],
+            registry=r,
+        )
+        self.commands = Counter(
+            "salespulse_notifications_commands_total",
+            "Alert commands applied (ack, snooze, unsnooze).",
+            ["command"],
+            registry=r,
+        )
+        self.delivered = Counter(
+            "salespulse_notifications_delivered_total",
+            "Notifications delivered, by receiver and kind.",
+            ["receiver", "kind"],
+            registry=r,
+        )
+        self.failed = Counter(
+            "salespulse_notifications_failed_total",
+            "Notifications given up on and sent to the notifications DLQ, by receiver and reason.",
+            ["receiver", "reason"],
+            registry=r,
+        )
+        self.attempts = Counter(
+            "salespulse_notifications_attempts_total",
+            "Send attempts, by receiver and result (ok, retry, rate_limited, broken).",
+            ["receiver", "result"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "salespulse_notifications_duplicates_total",
+            "Notifications skipped because the delivery log shows them done.",
+            ["receiver"],
+            registry=r,
+        )
+        self.parked = Gauge(
+            "salespulse_notifications_parked",
+            "Notifications waiting in this worker: held for quiet hours or for a digest.",
+            ["reason"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "salespulse_notifications_latency_seconds",
+            "From the alert message's emitted_at to the receiver's acceptance, by receiver.",
+            ["receiver"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+            registry=r,
+        )
+        self.send_duration = Histogram(
+            "salespulse_notifications_send_duration_seconds",
+            "Duration of one send attempt, by receiver.",
+            ["receiver"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
 
 
 # KPI gauges (contract section 7): (metric suffix, help, labels)

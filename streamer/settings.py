@@ -26,6 +26,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .notify.config import NotificationSettings
+
 __all__ = [
     "DealStalledRule",
     "KafkaSettings",
@@ -146,6 +148,10 @@ class Settings(BaseSettings):
         default_factory=dict, description="units of reporting currency per unit of the key"
     )
     rules: RulesSettings = RulesSettings()
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings,
+        description="alert delivery to people: receivers, routes, quiet hours",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -36,6 +36,7 @@ from .engine import DealEngine, SharedView
 from .kafka_admin import client_options
 from .logs import get_logger
 from .metrics import Metrics
+from .notify.agents import register_notifications
 from .routing import home_of
 from .rules.alerting import AlertDraft
 from .settings import Settings
@@ -324,6 +325,9 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
     async def ready_page(web: Any, request: Any) -> Any:
         ready = is_ready()
         return web.json({"ready": ready}, status=200 if ready else 503)
+
+    # alert lifecycle and delivery to people (docs/notifications.md)
+    register_notifications(app, settings, metrics, view)
 
     return Worker(app=app, engine=engine, metrics=metrics, partitions=partitions)
 

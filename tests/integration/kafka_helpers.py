@@ -53,9 +53,13 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 def worker_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
-    plain = settings.model_dump(mode="json", exclude={"topics", "rules", "kafka", "currency_rates"})
+    plain = settings.model_dump(
+        mode="json", exclude={"topics", "rules", "kafka", "currency_rates", "notifications"}
+    )
     for name, value in plain.items():
         env[f"SALESPULSE_{name.upper()}"] = str(value)
+    if settings.notifications.enabled:  # with its secrets: the child needs them
+        env["SALESPULSE_NOTIFICATIONS"] = json.dumps(settings.notifications.revealed())
     for role, name in settings.topics.model_dump().items():
         env[f"SALESPULSE_TOPICS__{role.upper()}"] = name
     for name, value in settings.rules.deal_stalled.model_dump(mode="json").items():

@@ -1,0 +1,46 @@
+"""Words shared by every format: headlines, the numbers, the subject, the times."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["KIND_WORD", "headline", "numbers", "subject_line", "when_line"]
+
+KIND_WORD = {"firing": "Firing", "reminder": "Still firing", "resolved": "Resolved"}
+_EMOJI = {"firing": "\U0001f6a8", "reminder": "\U0001f501", "resolved": "\u2705"}
+
+
+def headline(kind: str, alert: Mapping[str, Any], emoji: bool = False) -> str:
+    mark = f"{_EMOJI.get(kind, '')} " if emoji else ""
+    return f"{mark}{KIND_WORD.get(kind, kind)}: {alert.get('title', alert.get('alert_key'))}"
+
+
+def numbers(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The metrics that made the decision, as (name, value) text pairs."""
+    out = []
+    for name, value in (alert.get("metrics") or {}).items():
+        if isinstance(value, float):
+            shown = f"{value:,.1f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+        else:
+            shown = "–" if value is None else str(value)
+        out.append((name.replace("_", " "), shown))
+    return out
+
+
+def subject_line(alert: Mapping[str, Any]) -> str:
+    subject = alert.get("subject") or {}
+    parts = [f"{subject.get('kind', '?')} {subject.get('id', '?')}"]
+    if alert.get("rep_id") and subject.get("kind") != "rep":
+        parts.append(f"rep {alert['rep_id']}")
+    if alert.get("team_id"):
+        parts.append(f"team {alert['team_id']}")
+    return " · ".join(parts)
+
+
+def when_line(kind: str, alert: Mapping[str, Any]) -> str:
+    started = str(alert.get("started_at", "")).replace("T", " ").replace("Z", " UTC")
+    if kind == "resolved" and alert.get("resolved_at"):
+        ended = str(alert["resolved_at"]).replace("T", " ").replace("Z", " UTC")
+        return f"since {started}, resolved {ended}"
+    return f"since {started}"
