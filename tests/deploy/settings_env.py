@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,14 +31,12 @@ def unknown_setting(name: str) -> str | None:
     return None
 
 
-def load_with_env(monkeypatch: Any, env: dict[str, str]) -> Settings:
-    """Build the settings from exactly these variables (and no config file)."""
-    import os
-
+def load_with_env(monkeypatch: Any, env: dict[str, str], config: Path | None = None) -> Settings:
+    """Build the settings from exactly these variables and config file (default: none)."""
     for key in list(os.environ):
         if key.startswith(PREFIX):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("SALESPULSE_CONFIG", "/nonexistent/salespulse.toml")
+    monkeypatch.setenv("SALESPULSE_CONFIG", str(config or "/nonexistent/salespulse.toml"))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     from streamer.settings import load_settings
