@@ -14,7 +14,7 @@ How to aggregate over workers (see ``streamer/metrics.py``): rep KPIs come
 from the one worker owning the rep, team and stage KPIs are the same on every
 worker, so both are read with ``max by (...)``; service metrics are per worker
 and are summed. Panels for metric families that other parts of the code add
-later (notifications, late events) appear as soon as ``streamer.metrics``
+later (late events) appear as soon as ``streamer.metrics``
 declares them: the generator reads the live registry, and the test then asks
 for the JSON to be regenerated.
 """
@@ -592,7 +592,7 @@ def service_health(names: set[str]) -> dashboard.Dashboard:
             unit="s",
         )
     )
-    late = sorted(n for n in names if "late" in n and n.endswith("_total"))
+    late = sorted(n for n in names if "_late" in n and n.endswith("_total"))
     if late:
         d = d.with_panel(
             ts(
@@ -626,28 +626,51 @@ def service_health(names: set[str]) -> dashboard.Dashboard:
             [q("sum by (rule) (salespulse_open_alerts)", "{{rule}}")],
         )
     )
-    notify = sorted(
-        n for n in names if n.startswith("salespulse_notifications_") and n.endswith("_total")
-    )
-    for i, name in enumerate(notify):
-        d = d.with_panel(
-            ts(
-                name.removeprefix("salespulse_")
-                .removesuffix("_total")
-                .replace("_", " ")
-                .capitalize()
-                + " per minute",
-                f"rate of {name} over all workers, by its labels; failures here are "
-                "deliveries that did not reach the sink.",
-                [
-                    q(
-                        f"sum without (instance, pod) (rate({name}[{RATE}])) * 60",
-                        "",
-                        chr(65 + i % 26),
-                    )
-                ],
-            )
+    d = d.with_panel(
+        ts(
+            "Notifications delivered per minute",
+            "Notifications accepted by their receiver (Slack, email, webhook), by receiver.",
+            [
+                q(
+                    "sum by (receiver) "
+                    f"(rate(salespulse_notifications_delivered_total[{RATE}])) * 60",
+                    "{{receiver}}",
+                )
+            ],
         )
+    )
+    d = d.with_panel(
+        ts(
+            "Delivery failures and retries per minute",
+            "Failed: given up after the retries and parked on the notifications DLQ (by receiver "
+            "and reason). Attempts that did not succeed: retried, rate limited, or broken hooks.",
+            [
+                q(
+                    "sum by (receiver, reason) "
+                    f"(rate(salespulse_notifications_failed_total[{RATE}])) * 60",
+                    "failed {{receiver}} {{reason}}",
+                ),
+                q(
+                    "sum by (receiver, result) "
+                    f'(rate(salespulse_notifications_attempts_total{{result!="ok"}}[{RATE}])) * 60',
+                    "{{result}} {{receiver}}",
+                    "B",
+                ),
+            ],
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Notification latency",
+            "From the alert's emitted_at to the receiver's acceptance (p95), and notifications "
+            "held back for quiet hours or digests.",
+            [
+                q(quantile(0.95, "salespulse_notifications_latency_seconds"), "p95 latency"),
+                q("sum by (reason) (salespulse_notifications_parked)", "parked {{reason}}", "B"),
+            ],
+            unit="s",
+        ).override_by_regexp("parked .*", [_unit_override("short"), _right_axis()])
+    )
     d = d.with_row(dashboard.Row("Recovery and time"))
     d = d.with_panel(
         ts(
