@@ -327,7 +327,7 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     # alert lifecycle and delivery to people (docs/notifications.md)
-    register_notifications(app, settings, metrics, view)
+    register_notifications(app, settings, metrics, view, org_loaded=feed.caught_up)
 
     return Worker(app=app, engine=engine, metrics=metrics, partitions=partitions)
 

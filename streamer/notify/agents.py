@@ -26,6 +26,7 @@ outbox order per target, at most one message per ``min_interval_seconds``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -63,10 +64,21 @@ def _iso_epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def register_notifications(app: faust.App, settings: Any, metrics: Any, view: Any) -> None:
+def register_notifications(
+    app: faust.App,
+    settings: Any,
+    metrics: Any,
+    view: Any,
+    *,
+    org_loaded: asyncio.Event | None = None,
+) -> None:
     """Add the notification agents and tables to ``app`` (built by ``build_worker``).
 
-    With no receiver configured nothing is added: nothing is sent, nothing fails.
+    ``view.reps`` is the org chart routing reads managers from; when
+    ``org_loaded`` is given, the lifecycle waits for it (the org topic read to
+    its end) before routing its first alert, so a fresh worker does not route
+    by a half-read org chart. With no receiver configured nothing is added:
+    nothing is sent, nothing fails.
     """
     config = settings.notifications
     if not config.enabled:
@@ -198,6 +210,8 @@ def register_notifications(app: faust.App, settings: Any, metrics: Any, view: An
     @app.agent(lifecycle_in, name="notify-lifecycle")
     async def lifecycle_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
+            if org_loaded is not None and not org_loaded.is_set():
+                await org_loaded.wait()
             message = event.message
             partition = message.partition
             now = time.time()
