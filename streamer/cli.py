@@ -23,15 +23,16 @@ def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        partitions = loop.run_until_complete(ensure_topics(settings))
+        layout = loop.run_until_complete(ensure_topics(settings))
     except TopicSetupError as error:
         print(f"salespulse worker: {error}", file=sys.stderr)
         return 2
-    worker = build_worker(settings, partitions)
+    worker = build_worker(settings, layout)
     get_logger(__name__).info(
         "worker_starting",
         app_id=settings.app_id,
-        partitions=partitions,
+        partitions=layout.deals,
+        rep_partitions=layout.reps,
         clock=settings.clock,
         web_port=settings.web_port,
         store=settings.store,
@@ -105,6 +106,12 @@ def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return simulate.run(settings, args)
 
 
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from . import replay
+
+    return replay.run(settings, args)
+
+
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -114,6 +121,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     from . import simulate
     from .demo import add_arguments as demo_arguments
+    from .replay import add_arguments as replay_arguments
 
     parser = argparse.ArgumentParser(
         prog="salespulse",
@@ -137,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="write a realistic stream of CRM events to Kafka")
     simulate.add_arguments(sim)
     sim.set_defaults(func=_cmd_simulate)
+
+    replay = sub.add_parser(
+        "replay", help="run the rules over a JSON-lines file of events, on event time"
+    )
+    replay_arguments(replay)
+    replay.set_defaults(func=_cmd_replay)
 
     alerts = sub.add_parser("alerts", help="follow the alerts topic and print alerts readably")
     alerts.add_argument("--new-only", action="store_true", help="skip alerts already on the topic")

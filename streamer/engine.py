@@ -18,17 +18,20 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from schemas import Alert, AlertSubject, DealEvent, RepUpserted
+from schemas import ActivityLogged, Alert, AlertSubject, DealEvent, RepUpserted
 
+from .figures import TeamSums
 from .rules.alerting import AlertDraft
 from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
-from .settings import Settings
-from .state.deal import DealState, apply_deal_event
+from .rules.follow_up_gap import evaluate_gap, gap_anchor
+from .settings import RulesSettings, Settings, rules_for_team
+from .state.deal import DealState, apply_deal_event, apply_touch
+from .state.rep import DealSummary, summarize
 from .state.stage_stats import StageKey, StageStat, StageStats, combine, from_wire
 from .state.stall_index import StallIndex
-from .timeutil import from_epoch, to_epoch
+from .timeutil import DAY, from_epoch, to_epoch
 
-__all__ = ["DealEngine", "PartitionSnapshot", "RepInfo", "SharedView"]
+__all__ = ["DealEngine", "PartitionSnapshot", "RepInfo", "RepPartitionSnapshot", "SharedView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +74,51 @@ class PartitionSnapshot:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RepPartitionSnapshot:
+    """What one rep-side partition tells the others: its teams' sums and its watermark."""
+
+    partition: int
+    watermark: float | None
+    as_of: float | None
+    teams: Mapping[str, TeamSums]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "watermark": self.watermark,
+            "as_of": self.as_of,
+            "teams": {k: v.to_wire() for k, v in sorted(self.teams.items())},
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> RepPartitionSnapshot:
+        return cls(
+            int(data["partition"]),
+            data.get("watermark"),
+            data.get("as_of"),
+            {k: TeamSums.from_wire(v) for k, v in data.get("teams", {}).items()},
+        )
+
+
 class SharedView:
     """Facts from other partitions and workers: snapshots and the org chart."""
 
     def __init__(self) -> None:
         self.snapshots: dict[int, PartitionSnapshot] = {}
+        self.rep_snapshots: dict[int, RepPartitionSnapshot] = {}
         self.reps: dict[str, RepInfo] = {}
 
-    def put_snapshot(self, snapshot: PartitionSnapshot) -> None:
-        self.snapshots[snapshot.partition] = snapshot
+    def put_snapshot(self, snapshot: PartitionSnapshot | RepPartitionSnapshot) -> None:
+        if isinstance(snapshot, RepPartitionSnapshot):
+            self.rep_snapshots[snapshot.partition] = snapshot
+        else:
+            self.snapshots[snapshot.partition] = snapshot
+
+    def global_watermark(self) -> float | None:
+        marks = [s.watermark for s in self.snapshots.values() if s.watermark is not None]
+        marks += [s.watermark for s in self.rep_snapshots.values() if s.watermark is not None]
+        return max(marks) if marks else None
 
     def upsert_rep(self, event: RepUpserted) -> bool:
         """Keep the newest ``rep.upserted`` per rep; True when it changed the view."""
@@ -102,22 +141,28 @@ class SharedView:
 
 
 class DealEngine:
-    """Deal state and ``deal_stalled`` for the partitions this process owns."""
+    """Deal state, ``deal_stalled`` and ``follow_up_gap`` for the partitions this process owns.
 
-    def __init__(self, settings: Settings, deals: MutableMapping[Any, Any], view: SharedView):
+    Every change of a deal is also put in :attr:`outbox` as ``(rep_id, summary)`` pairs for
+    the rep side (the new owner, and the old one when the owner changed); the caller drains it.
+    """
+
+    def __init__(self, settings: Settings, deals: MutableMapping[str, DealState], view: SharedView):
         self.settings = settings
-        self.rule = settings.rules.deal_stalled
         self.deals = deals
         self.view = view
-        self.indexes: dict[int, StallIndex] = {}
+        self.stalls: dict[int, StallIndex] = {}
+        self.gaps: dict[int, StallIndex] = {}
         self.partials: dict[int, StageStats] = {}
         self.watermarks: dict[int, float] = {}
+        self.outbox: list[tuple[str, DealSummary]] = []
         self._stats_cache: dict[StageKey, StageStat] | None = None
+        self._rules: dict[str | None, RulesSettings] = {}
 
     # --- ownership -------------------------------------------------------------------
     @property
     def owned(self) -> set[int]:
-        return set(self.indexes)
+        return set(self.stalls)
 
     def assign(self, partitions: Iterable[int]) -> int:
         """Rebuild the derived structures of newly owned partitions with one scan.
@@ -128,13 +173,13 @@ class DealEngine:
         if not wanted:
             return 0
         for partition in wanted:
-            self.indexes[partition] = StallIndex()
+            self.stalls[partition] = StallIndex()
+            self.gaps[partition] = StallIndex()
             self.partials[partition] = StageStats()
         count = 0
-        for raw in list(self.deals.values()):
-            deal = DealState.from_dict(raw)
+        for deal in list(self.deals.values()):
             if deal.partition in wanted:
-                self.indexes[deal.partition].update(deal)
+                self._index(deal)
                 self.partials[deal.partition].add(deal)
                 if deal.marks:
                     # the event clock restarts from what the table proves was seen
@@ -145,10 +190,39 @@ class DealEngine:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
-            self.indexes.pop(partition, None)
+            self.stalls.pop(partition, None)
+            self.gaps.pop(partition, None)
             self.partials.pop(partition, None)
             self.watermarks.pop(partition, None)
         self._stats_cache = None
+
+    # --- rules per team --------------------------------------------------------------
+    def team_of(self, deal: DealState) -> str | None:
+        rep = self.view.reps.get(deal.rep_id) if deal.rep_id else None
+        return rep.team_id if rep is not None else deal.team_id
+
+    def rules_for(self, team_id: str | None) -> RulesSettings:
+        if team_id not in self._rules:
+            self._rules[team_id] = rules_for_team(self.settings, team_id)
+        return self._rules[team_id]
+
+    def _index(self, deal: DealState) -> None:
+        team = self.team_of(deal) or ""
+        rules = self.rules_for(team or None)
+        stage_group = (
+            f"{team}{_SEP}{deal.pipeline}/{deal.stage}"
+            if deal.is_open and rules.deal_stalled.enabled
+            else None
+        )
+        self.stalls[deal.partition].put(
+            deal.deal_id, stage_group, deal.entered_at, deal.stalled is not None
+        )
+        anchor = gap_anchor(deal, rules.follow_up_gap)
+        if deal.gap is not None and anchor is None:
+            anchor = deal.gap.since  # keep it findable until its resolution is sent
+        self.gaps[deal.partition].put(
+            deal.deal_id, team if anchor is not None else None, anchor, deal.gap is not None
+        )
 
     # --- time ------------------------------------------------------------------------
     def observe(self, partition: int, occurred_at: float) -> None:
@@ -159,11 +233,9 @@ class DealEngine:
     def event_time(self) -> float | None:
         """The global watermark less the allowed lateness (None before any event)."""
         marks = list(self.watermarks.values())
-        marks += [
-            s.watermark
-            for p, s in self.view.snapshots.items()
-            if s.watermark is not None and p not in self.watermarks
-        ]
+        shared = self.view.global_watermark()
+        if shared is not None:
+            marks.append(shared)
         if not marks:
             return None
         return max(marks) - self.settings.allowed_lateness_seconds
@@ -182,26 +254,42 @@ class DealEngine:
     def invalidate_stats(self) -> None:
         self._stats_cache = None
 
-    def baseline_for(self, key: StageKey) -> StageBaseline:
+    def baseline_for(self, key: StageKey, team: str | None = None) -> StageBaseline:
         stage = key.split("/", 1)[1] if "/" in key else key
-        return baseline(self.stage_stats().get(key), stage, self.rule)
+        return baseline(self.stage_stats().get(key), stage, self.rules_for(team).deal_stalled)
 
     def snapshot(self, partition: int) -> PartitionSnapshot:
+        counts: dict[StageKey, int] = {}
+        for group, n in self.stalls[partition].counts().items():
+            key = group.split(_SEP, 1)[1]
+            counts[key] = counts.get(key, 0) + n
         return PartitionSnapshot(
-            partition,
-            self.watermarks.get(partition),
-            self.partials[partition].snapshot(),
-            self.indexes[partition].open_counts(),
+            partition, self.watermarks.get(partition), self.partials[partition].snapshot(), counts
         )
 
     # --- events and ticks ------------------------------------------------------------
     def _load(self, deal_id: str) -> DealState | None:
-        raw = self.deals.get(deal_id)
-        return None if raw is None else DealState.from_dict(raw)
+        return self.deals.get(deal_id)
 
-    def _store(self, partition: int, deal: DealState) -> None:
-        self.deals[deal.deal_id] = deal.to_dict()
-        self.indexes[partition].update(deal)
+    def _store(self, old: DealState | None, deal: DealState, summarize_it: bool = True) -> None:
+        self.deals[deal.deal_id] = deal
+        self._index(deal)
+        if summarize_it:
+            summary = summarize(deal)
+            if deal.rep_id:
+                self.outbox.append((deal.rep_id, summary))
+            if old is not None and old.rep_id and old.rep_id != deal.rep_id:
+                self.outbox.append((old.rep_id, summary))
+
+    def _rehome(self, old: DealState | None, deal: DealState, partition: int):
+        if old is not None and old.partition != partition:
+            # The topic was re-partitioned: the deal now lives where its events arrive.
+            if old.partition in self.stalls:
+                self.stalls[old.partition].discard(old.deal_id)
+                self.gaps[old.partition].discard(old.deal_id)
+                self.partials[old.partition].add(old, -1)
+            return None, replace(deal, partition=partition)
+        return old, deal
 
     def on_deal_event(
         self, event: DealEvent, partition: int, now: float
@@ -213,87 +301,133 @@ class DealEngine:
         deal, changed = apply_deal_event(old, event, partition)
         if not changed:
             return False, []
-        if old is not None and old.partition != partition:
-            # The topic was re-partitioned: the deal now lives where its events arrive.
-            if old.partition in self.indexes:
-                self.indexes[old.partition].discard(old.deal_id)
-                self.partials[old.partition].add(old, -1)
-            old, deal = None, replace(deal, partition=partition)
-        self.partials[partition].replace(old, deal)
+        base_old, deal = self._rehome(old, deal, partition)
+        self.partials[partition].replace(base_old, deal)
         self._stats_cache = None
+        deal, drafts = self._settle(deal, now)
+        self._store(old, deal)
+        return True, drafts
+
+    def on_touch(
+        self, event: ActivityLogged, partition: int, now: float
+    ) -> tuple[bool, list[AlertDraft]]:
+        """Record an activity on a deal (``follow_up_gap``); same contract as on_deal_event."""
+        self.assign([partition])
+        old = self._load(event.deal_id or "")
+        deal, changed = apply_touch(old, event, partition)
+        if not changed:
+            return False, []
+        base_old, deal = self._rehome(old, deal, partition)
+        if base_old is None and old is not None:
+            self.partials[partition].replace(None, deal)
+        deal, drafts = self._settle(deal, now)
+        self._store(old, deal)
+        return True, drafts
+
+    def _settle(self, deal: DealState, now: float) -> tuple[DealState, list[AlertDraft]]:
+        """End the episodes an event ended (a move ends a stall, a touch ends a gap)."""
         drafts: list[AlertDraft] = []
+        rules = self.rules_for(self.team_of(deal))
         if deal.stalled is not None and (
             deal.stage != deal.stalled.stage or deal.entered_at != deal.stalled.entered
         ):
-            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), self.rule)
+            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), rules.deal_stalled)
             if draft is not None:
                 drafts.append(draft)
-        self._store(partition, deal)
-        return True, drafts
+        if deal.gap is not None and gap_anchor(deal, rules.follow_up_gap) != deal.gap.since:
+            deal, draft = evaluate_gap(deal, now, rules.follow_up_gap)
+            if draft is not None:
+                drafts.append(draft)
+        return deal, drafts
 
     def _deal_baseline(self, deal: DealState) -> StageBaseline:
-        return self.baseline_for(f"{deal.pipeline}/{deal.stage}")
+        return self.baseline_for(f"{deal.pipeline}/{deal.stage}", self.team_of(deal))
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
-        """Evaluate the time-based rules of one partition as of ``now``.
+        """Evaluate the time-based deal rules of one partition as of ``now``.
 
         Idempotent: a repeated or late tick finds nothing new to do.
         """
         self.assign([partition])
         self._stats_cache = None  # other partitions' snapshots may have moved on
-        index = self.indexes[partition]
-        thresholds: dict[StageKey, float] = {}
+        thresholds: dict[str, float] = {}
 
-        def threshold(key: StageKey) -> float:
-            if key not in thresholds:
-                thresholds[key] = self.baseline_for(key).threshold_seconds
-            return thresholds[key]
+        def stall_threshold(group: str) -> float:
+            if group not in thresholds:
+                team, key = group.split(_SEP, 1)
+                thresholds[group] = self.baseline_for(key, team or None).threshold_seconds
+            return thresholds[group]
 
-        changed = list(index.due(now, threshold)) + list(index.no_longer_due(now, threshold))
+        def gap_threshold(team: str) -> float:
+            return self.rules_for(team or None).follow_up_gap.quiet_days * DAY
+
+        stalls, gaps = self.stalls[partition], self.gaps[partition]
         drafts: list[AlertDraft] = []
+        changed = [*stalls.due(now, stall_threshold), *stalls.no_longer_due(now, stall_threshold)]
         for deal_id in changed:
             deal = self._load(deal_id)
             if deal is None:
-                index.discard(deal_id)
+                stalls.discard(deal_id)
                 continue
-            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), self.rule)
+            rules = self.rules_for(self.team_of(deal))
+            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), rules.deal_stalled)
             if draft is not None:
-                self._store(partition, deal)
+                self._store(None, deal, summarize_it=False)
+                drafts.append(draft)
+        for deal_id in [*gaps.due(now, gap_threshold), *gaps.no_longer_due(now, gap_threshold)]:
+            deal = self._load(deal_id)
+            if deal is None:
+                gaps.discard(deal_id)
+                continue
+            deal, draft = evaluate_gap(deal, now, self.rules_for(self.team_of(deal)).follow_up_gap)
+            if draft is not None:
+                self._store(None, deal, summarize_it=False)
                 drafts.append(draft)
         return drafts
 
     # --- alerts ----------------------------------------------------------------------
     def finish(self, draft: AlertDraft, emitted_at: float) -> Alert:
         """Turn a rule's draft into the contract's alert message, with routing facts."""
-        rep = self.view.reps.get(draft.rep_id) if draft.rep_id else None
-        return Alert(
-            alert_id=draft.alert_id,
-            alert_key=draft.alert_key,
-            rule=draft.rule,
-            status=draft.status,
-            severity=draft.severity,
-            subject=AlertSubject(kind=draft.subject_kind, id=draft.subject_id),
-            rep_id=draft.rep_id,
-            team_id=rep.team_id if rep is not None else draft.team_id,
-            manager_id=rep.manager_id if rep is not None else None,
-            title=draft.title,
-            summary=draft.summary,
-            metrics=draft.metrics,
-            started_at=from_epoch(draft.started_at),
-            resolved_at=from_epoch(draft.resolved_at) if draft.resolved_at is not None else None,
-            emitted_at=from_epoch(emitted_at),
-        )
+        return finish_alert(self.view, draft, emitted_at)
 
     # --- KPIs ---------------------------------------------------------------------------
     def open_deals_by_stage(self) -> dict[StageKey, int]:
         """Open deals per stage over all partitions (own ones live, others from snapshots)."""
-        parts = [index.open_counts() for index in self.indexes.values()]
-        parts += [s.open_deals for p, s in self.view.snapshots.items() if p not in self.indexes]
+        parts = [self.snapshot(p).open_deals for p in self.stalls]
+        parts += [s.open_deals for p, s in self.view.snapshots.items() if p not in self.stalls]
         counts: dict[StageKey, int] = {}
         for part in parts:
             for key, n in part.items():
                 counts[key] = counts.get(key, 0) + n
         return counts
 
-    def firing(self) -> int:
-        return sum(index.firing_count() for index in self.indexes.values())
+    def firing(self) -> dict[str, int]:
+        return {
+            "deal_stalled": sum(i.firing_count() for i in self.stalls.values()),
+            "follow_up_gap": sum(i.firing_count() for i in self.gaps.values()),
+        }
+
+
+_SEP = "\x1f"
+
+
+def finish_alert(view: SharedView, draft: AlertDraft, emitted_at: float) -> Alert:
+    """Turn a rule's draft into the contract's alert message, with routing facts."""
+    rep = view.reps.get(draft.rep_id) if draft.rep_id else None
+    return Alert(
+        alert_id=draft.alert_id,
+        alert_key=draft.alert_key,
+        rule=draft.rule,
+        status=draft.status,
+        severity=draft.severity,
+        subject=AlertSubject(kind=draft.subject_kind, id=draft.subject_id),
+        rep_id=draft.rep_id,
+        team_id=rep.team_id if rep is not None else draft.team_id,
+        manager_id=rep.manager_id if rep is not None else None,
+        title=draft.title,
+        summary=draft.summary,
+        metrics=draft.metrics,
+        started_at=from_epoch(draft.started_at),
+        resolved_at=from_epoch(draft.resolved_at) if draft.resolved_at is not None else None,
+        emitted_at=from_epoch(emitted_at),
+    )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import NamedTuple
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from .logs import get_logger
 from .settings import Settings
 
-__all__ = ["TopicSetupError", "client_options", "ensure_topics"]
+__all__ = ["TopicLayout", "TopicSetupError", "client_options", "ensure_topics"]
 
 log = get_logger(__name__)
 
@@ -41,9 +42,16 @@ def client_options(settings: Settings) -> dict[str, object]:
     return options
 
 
-async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> int:
-    """Create the contract's topics that are missing; return the partition count of the
-    deal topic, which the worker's internal topics and tables must share."""
+class TopicLayout(NamedTuple):
+    """Partition counts of the two keyed sides: the deal topic and the activity topic."""
+
+    deals: int
+    reps: int
+
+
+async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> TopicLayout:
+    """Create the contract's topics that are missing; return the partition counts of the
+    deal and activity topics, which each side's internal topics and tables must share."""
     admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout * 1000), **client_options(settings))
     try:
         await admin.start()
@@ -69,14 +77,18 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> int:
             await admin.create_topics(missing)
             log.info("topics_created", topics=[t.name for t in missing])
         deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            # a topic just created may not be described with its partitions yet
-            described = await admin.describe_topics([names["deals"]])
-            partitions = described[0].get("partitions") or []
-            if partitions and all(p.get("leader", -1) >= 0 for p in partitions):
-                return len(partitions)
-            if asyncio.get_running_loop().time() > deadline:
-                raise TopicSetupError(f"topic {names['deals']} has no partition leaders yet")
-            await asyncio.sleep(0.2)
+        counts = []
+        for topic in (names["deals"], names["activities"]):
+            while True:
+                # a topic just created may not be described with its partitions yet
+                described = await admin.describe_topics([topic])
+                partitions = described[0].get("partitions") or []
+                if partitions and all(p.get("leader", -1) >= 0 for p in partitions):
+                    counts.append(len(partitions))
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TopicSetupError(f"topic {topic} has no partition leaders yet")
+                await asyncio.sleep(0.2)
+        return TopicLayout(*counts)
     finally:
         await admin.close()

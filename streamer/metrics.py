@@ -57,6 +57,13 @@ class Metrics:
             ["event_type"],
             registry=r,
         )
+        self.events_late = Counter(
+            "salespulse_events_late_total",
+            "Events older than their partition's watermark less the allowed lateness; "
+            "written to the late-events topic and left out of the figures.",
+            ["event_type"],
+            registry=r,
+        )
         self.unconverted_amounts = Counter(
             "salespulse_unconverted_amounts_total",
             "Deal amounts in a currency with no configured rate, taken at face value.",
@@ -197,6 +204,7 @@ REP_KPIS: tuple[tuple[str, str], ...] = (
     ("deal_size_avg", "Average amount of deals won in the last 90 days, reporting currency."),
     ("sales_cycle_days_avg", "Average days from creation to won, deals won in the last 90 days."),
     ("quota_attainment", "Won amount (or count) in the current quota period / target."),
+    ("quota_period_elapsed", "Share of the current quota period gone by (to compare with)."),
     ("contact_rate", "Conversations / outbound attempts, last 7 days."),
     ("outbound_attempts", "Outbound calls, emails and social touches, last 7 days."),
     ("follow_ups_per_deal_avg", "Follow-up touches per open deal."),

@@ -1,34 +1,45 @@
-"""Where each event type lives: its home topic (by settings field) and key.
+"""Which side of the processor each event type belongs to, and by which key.
 
-The contract lets a producer put any event type on any input topic; state is
-partitioned by the key of the event's home topic. An event that arrives
-elsewhere is forwarded, byte for byte, to its home topic with the right key.
+State is kept on two sides: the *deal side* (partitions of the deal topic,
+keyed by ``deal_id``) and the *rep side* (partitions of the activity topic,
+keyed by ``rep_id``). The contract lets a producer put any event type on any
+input topic, so the worker routes by type, not by topic: an event that
+arrives on the wrong side, or with the wrong key, is forwarded to the right
+side's internal topic with the right key. An activity on a deal is counted
+on the rep side and also sent to the deal side as a touch.
 """
 
 from __future__ import annotations
 
+from aiokafka.partitioner import murmur2
+
 from schemas import InputEvent
 
-__all__ = ["home_of"]
+__all__ = ["DEAL", "ORG", "COMMANDS", "REP", "partition_for", "sides_of"]
 
-_HOME = {
-    "activity.logged": ("activities", "rep_id"),
-    "deal.created": ("deals", "deal_id"),
-    "deal.stage_changed": ("deals", "deal_id"),
-    "deal.updated": ("deals", "deal_id"),
-    "deal.won": ("deals", "deal_id"),
-    "deal.lost": ("deals", "deal_id"),
-    "lead.created": ("deals", "lead_id"),
-    "lead.converted": ("deals", "lead_id"),
-    "quota.set": ("quotas", "rep_id"),
-    "rep.upserted": ("org", "rep_id"),
-    "alert.ack": ("commands", "alert_key"),
-    "alert.snooze": ("commands", "alert_key"),
-    "alert.unsnooze": ("commands", "alert_key"),
-}
+DEAL = "deal"
+REP = "rep"
+ORG = "org"
+COMMANDS = "commands"
 
 
-def home_of(event: InputEvent) -> tuple[str, str]:
-    """The settings field naming the event's home topic, and the key it is partitioned by."""
-    role, key_field = _HOME[event.event_type]
-    return role, str(getattr(event, key_field))
+def sides_of(event: InputEvent) -> list[tuple[str, str]]:
+    """``(side, key)`` pairs where the event must be processed, primary side first."""
+    kind = event.event_type
+    if kind.startswith("deal."):
+        return [(DEAL, event.deal_id)]  # type: ignore[union-attr]
+    if kind == "activity.logged":
+        sides = [(REP, event.rep_id)]  # type: ignore[union-attr]
+        if event.deal_id:  # type: ignore[union-attr]
+            sides.append((DEAL, event.deal_id))  # type: ignore[union-attr]
+        return sides
+    if kind.startswith("lead.") or kind == "quota.set":
+        return [(REP, event.rep_id)]  # type: ignore[union-attr]
+    if kind == "rep.upserted":
+        return [(ORG, event.rep_id)]  # type: ignore[union-attr]
+    return [(COMMANDS, event.alert_key)]  # type: ignore[union-attr]
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for a key (murmur2, as in Java)."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions

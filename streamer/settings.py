@@ -15,6 +15,7 @@ can act on.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ __all__ = [
     "SettingsError",
     "TopicNames",
     "load_settings",
+    "rules_for_team",
 ]
 
 CONFIG_ENV = "SALESPULSE_CONFIG"
@@ -56,6 +58,11 @@ class TopicNames(_Frozen):
     commands: str = "sales.alert-commands"
     alerts: str = "sales.alerts"
     dlq: str = "crm.dlq"
+    late: str = Field(
+        "crm.late-events",
+        description="events older than their partition's watermark less the allowed "
+        "lateness, byte for byte (not part of contract v1's topic list; an extension)",
+    )
 
 
 class KafkaSettings(_Frozen):
@@ -93,8 +100,127 @@ class DealStalledRule(_Frozen):
         return self.stage_default_days.get(stage, self.default_stage_days)
 
 
+class QuotaPaceRule(_Frozen):
+    """``quota_pace``: attainment / elapsed share of the quota period below ``warning_ratio``."""
+
+    enabled: bool = True
+    min_elapsed: float = Field(0.2, ge=0, lt=1, description="share of the period before judging")
+    warning_ratio: float = Field(0.8, gt=0, description="pace below this fires a warning")
+    critical_ratio: float = Field(0.5, gt=0, description="pace below this is critical")
+
+
+class LowContactRateRule(_Frozen):
+    """``low_contact_rate``: conversations / outbound attempts over ``window_days`` too low."""
+
+    enabled: bool = True
+    window_days: int = Field(7, ge=1, le=90)
+    min_attempts: int = Field(50, ge=1, description="outbound attempts before judging")
+    min_rate: float = Field(0.032, gt=0, lt=1, description="32 conversations per 1,000 attempts")
+
+
+class ActivityDropRule(_Frozen):
+    """``activity_drop``: this week's outbound attempts below ``ratio`` x the weekly average
+    of the ``baseline_weeks`` weeks before."""
+
+    enabled: bool = True
+    window_days: int = Field(7, ge=1, le=30)
+    baseline_weeks: int = Field(4, ge=1, le=12)
+    ratio: float = Field(0.5, gt=0, lt=1)
+    min_baseline_weekly: float = Field(
+        10.0, ge=0, description="ignore reps whose usual weekly volume is below this"
+    )
+
+
+class FollowUpGapRule(_Frozen):
+    """``follow_up_gap``: open deal with fewer than ``min_follow_ups`` and no touch for
+    ``quiet_days`` days."""
+
+    enabled: bool = True
+    min_follow_ups: int = Field(5, ge=1)
+    quiet_days: float = Field(7.0, gt=0)
+
+
+class ConversionDropRule(_Frozen):
+    """``conversion_drop``: rep's stage-to-stage conversion below ``ratio`` x the team's."""
+
+    enabled: bool = True
+    window_days: int = Field(90, ge=7, le=365)
+    min_exits: int = Field(20, ge=1, description="deals leaving the stage before judging")
+    ratio: float = Field(0.5, gt=0, lt=1)
+
+
+class WinRateOutlierRule(_Frozen):
+    """``win_rate_outlier``: win rate below ``low_ratio`` x the team's, or above ``high_rate``."""
+
+    enabled: bool = True
+    window_days: int = Field(90, ge=7, le=365)
+    min_closed: int = Field(20, ge=1)
+    low_ratio: float = Field(0.5, gt=0, lt=1)
+    high_rate: float = Field(0.6, gt=0, le=1)
+
+
+class PipelineLoadRule(_Frozen):
+    """``pipeline_load``: open deals of a rep above ``max_open`` or below ``min_open``."""
+
+    enabled: bool = True
+    max_open: int = Field(60, ge=1)
+    min_open: int = Field(5, ge=0)
+
+
+class ActivityBarometerRule(_Frozen):
+    """``activity_barometer``: new opportunities this week below the weekly number needed."""
+
+    enabled: bool = True
+    window_days: int = Field(7, ge=1, le=30)
+    history_days: int = Field(90, ge=7, le=365, description="won deals behind size and win rate")
+
+
+class LeadsUncontactedRule(_Frozen):
+    """``leads_uncontacted``: under ``min_share`` of recent leads touched within ``within_days``."""
+
+    enabled: bool = True
+    window_days: int = Field(30, ge=1, le=90)
+    within_days: float = Field(2.0, gt=0)
+    min_share: float = Field(0.5, gt=0, le=1)
+    min_leads: int = Field(5, ge=1, description="leads that can be judged before judging")
+
+
 class RulesSettings(_Frozen):
     deal_stalled: DealStalledRule = DealStalledRule()
+    quota_pace: QuotaPaceRule = QuotaPaceRule()
+    low_contact_rate: LowContactRateRule = LowContactRateRule()
+    activity_drop: ActivityDropRule = ActivityDropRule()
+    follow_up_gap: FollowUpGapRule = FollowUpGapRule()
+    conversion_drop: ConversionDropRule = ConversionDropRule()
+    win_rate_outlier: WinRateOutlierRule = WinRateOutlierRule()
+    pipeline_load: PipelineLoadRule = PipelineLoadRule()
+    activity_barometer: ActivityBarometerRule = ActivityBarometerRule()
+    leads_uncontacted: LeadsUncontactedRule = LeadsUncontactedRule()
+
+    def for_team(self, overrides: Mapping[str, Mapping[str, Any]]) -> RulesSettings:
+        """These rules with a team's overrides (``[teams.<id>.rules.<rule>]``) applied."""
+        if not overrides:
+            return self
+        data = self.model_dump()
+        for rule, values in overrides.items():
+            data[rule] = {**data[rule], **values}
+        return RulesSettings.model_validate(data)
+
+
+class TeamSettings(_Frozen):
+    """Per-team settings: rule overrides (checked against the rule's own fields)."""
+
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        allowed = set(RulesSettings.model_fields)
+        for rule in value:
+            if rule not in allowed:
+                raise ValueError(f"unknown rule {rule!r}; rules are: {', '.join(sorted(allowed))}")
+        RulesSettings().for_team(value)  # every overridden value must validate
+        return value
 
 
 class Settings(BaseSettings):
@@ -152,6 +278,19 @@ class Settings(BaseSettings):
         default_factory=NotificationSettings,
         description="alert delivery to people: receivers, routes, quiet hours",
     )
+    teams: dict[str, TeamSettings] = Field(
+        default_factory=dict, description="per-team overrides, keyed by team_id"
+    )
+    rep_rules_interval_seconds: float = Field(
+        3600.0,
+        ge=60,
+        le=86400,
+        description="rep rules are judged at every multiple of this interval of rule time; "
+        "windows end there, so live workers and replays judge the very same instants",
+    )
+    kpi_rep_labels: bool = Field(
+        True, description="export per-rep KPI series (turn off for very large organisations)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -192,6 +331,12 @@ class Settings(BaseSettings):
         if rate is None:
             return amount, True
         return amount * rate, False
+
+
+def rules_for_team(settings: Settings, team_id: str | None) -> RulesSettings:
+    """The rules in force for a team: the global ones with the team's overrides."""
+    team = settings.teams.get(team_id) if team_id else None
+    return settings.rules.for_team(team.rules) if team is not None else settings.rules
 
 
 class SettingsError(ValueError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["DAY", "from_epoch", "iso", "to_epoch"]
+__all__ = ["DAY", "UTC_TZ", "from_epoch", "iso", "to_epoch"]
 
 DAY = 86_400.0
+UTC_TZ = UTC
 
 
 def to_epoch(moment: datetime) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,26 +31,37 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import DealEvent, EventRejected, InputEvent, parse_event
+from schemas import (
+    ActivityLogged,
+    EventRejected,
+    InputEvent,
+    LeadConverted,
+    LeadCreated,
+    QuotaSet,
+    parse_event,
+)
 
-from .engine import DealEngine, SharedView
-from .kafka_admin import client_options
+from .engine import DealEngine, SharedView, finish_alert
+from .kafka_admin import TopicLayout, client_options
+from .kpi_export import KpiExporter
+from .kpis import build_report
 from .logs import get_logger
 from .metrics import Metrics
 from .notify.agents import register_notifications
-from .routing import home_of
+from .rep_engine import RepEngine
+from .routing import COMMANDS, DEAL, ORG, REP, sides_of
 from .rules.alerting import AlertDraft
 from .settings import Settings
 from .shared_feed import SharedFeed
-from .state.stage_stats import StageKey
+from .state.activity import ActivityDay
+from .state.deal import DealState
+from .state.rep import DealSummary, RepState
 
-__all__ = ["Worker", "build_worker", "dead_letter_headers"]
+__all__ = ["CodecTable", "Worker", "build_worker", "dead_letter_headers"]
+
+SUMMARY_HEADER = "salespulse-deal-summary"
 
 log = get_logger(__name__)
-
-_DEAL_TYPES = frozenset(
-    {"deal.created", "deal.stage_changed", "deal.updated", "deal.won", "deal.lost"}
-)
 
 
 def dead_letter_headers(
@@ -83,14 +95,74 @@ def _faust_broker_credentials(settings: Settings) -> Any:
 @dataclass
 class Worker:
     app: faust.App
-    engine: DealEngine
+    deals: DealEngine
+    reps: RepEngine
     metrics: Metrics
-    partitions: int
+    layout: TopicLayout
 
 
-def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = None) -> Worker:
-    """Build the Faust app, its topics, table, agents and pages for ``partitions``
-    partitions (the partition count of the deal topic)."""
+class CodecTable(MutableMapping[str, Any]):
+    """A Faust table seen as a mapping of objects: JSON on the wire, objects to the engines.
+
+    With ``cache`` the decoded objects of this worker's own keys are kept in memory
+    (the worker is their only writer); :meth:`forget` drops them on revocation.
+    """
+
+    def __init__(self, table: Any, decode: Any, encode: Any, cache: bool) -> None:
+        self.table, self.decode, self.encode = table, decode, encode
+        self.cache: dict[str, Any] | None = {} if cache else None
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
+        raw = self.table.get(key)
+        if raw is None:
+            return default
+        value = self.decode(raw)
+        if self.cache is not None:
+            self.cache[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key] = self.encode(value)
+        if self.cache is not None:
+            self.cache[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+        if self.cache is not None:
+            self.cache.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.table.keys()))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def values(self) -> Any:  # type: ignore[override]
+        return [self.decode(raw) for raw in list(self.table.values()) if raw is not None]
+
+    def forget(self) -> None:
+        if self.cache is not None:
+            self.cache.clear()
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | None = None) -> Worker:
+    """Build the Faust app, its topics, tables, agents and pages for the partition
+    counts of the deal and activity topics."""
     metrics = metrics or Metrics()
     names = settings.topics
     datadir = Path(settings.data_dir) / f"worker-{settings.web_port}"
@@ -101,7 +173,7 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
         broker_credentials=_faust_broker_credentials(settings),
         store=settings.store,
         datadir=str(datadir),
-        topic_partitions=partitions,
+        topic_partitions=layout.deals,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
@@ -117,9 +189,9 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
         timezone="UTC",
     )
 
-    def raw_topic(name: str, **kwargs: Any) -> faust.TopicT:
+    def raw_topic(*topic_names: str, **kwargs: Any) -> faust.TopicT:
         return app.topic(
-            name,
+            *topic_names,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
@@ -127,49 +199,80 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
             **kwargs,
         )
 
-    inputs = {
-        "deals": raw_topic(names.deals),
-        "activities": raw_topic(names.activities),
-        "org": raw_topic(names.org),
-        "quotas": raw_topic(names.quotas),
-        "commands": raw_topic(names.commands),
-    }
+    def internal(name: str, partitions: int, **kwargs: Any) -> faust.TopicT:
+        return raw_topic(
+            f"{settings.app_id}-{name}", partitions=partitions, internal=True, **kwargs
+        )
+
+    # Each side reads its input topic and an internal topic with the same partition
+    # count (so partition n of both is assigned together): forwarded events, touches
+    # for the deal side, deal summaries for the rep side.
+    deal_events = internal("deal-events", layout.deals)
+    rep_events = internal("rep-events", layout.reps)
+    deal_ticks = internal("ticks", layout.deals, retention=3600.0, deleting=True)
+    rep_ticks = internal("rep-ticks", layout.reps, retention=3600.0, deleting=True)
+    stats_topic = internal("partition-stats", 1, compacting=True)
     dlq = raw_topic(names.dlq)
+    late_topic = raw_topic(names.late)
     alerts_topic = raw_topic(names.alerts)
-    ticks = raw_topic(
-        f"{settings.app_id}-ticks",
-        partitions=partitions,
-        internal=True,
-        retention=3600.0,
-        deleting=True,
+    commands_topic = raw_topic(names.commands)
+
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    deals_table = app.Table("deals", partitions=layout.deals, default=None, schema=json_schema)
+    reps_table = app.Table("reps", partitions=layout.reps, default=None, schema=json_schema)
+    buckets_table = app.Table(
+        "activity-days", partitions=layout.reps, default=None, schema=json_schema
     )
-    stats_topic = raw_topic(
-        f"{settings.app_id}-partition-stats",
-        partitions=1,
-        internal=True,
-        compacting=True,
-    )
-    deals_table = app.Table(
-        "deals",
-        partitions=partitions,
-        default=None,
-        schema=faust.Schema(key_serializer="json", value_serializer="json"),
-    )
+    clocks_table = app.Table("rep-clocks", partitions=layout.reps, default=None, schema=json_schema)
+    deal_store = CodecTable(deals_table, DealState.from_dict, DealState.to_dict, cache=False)
+    rep_store = CodecTable(reps_table, RepState.from_dict, RepState.to_dict, cache=True)
+    bucket_store = CodecTable(buckets_table, ActivityDay.from_dict, ActivityDay.to_dict, cache=True)
+    clock_store = CodecTable(clocks_table, _identity, _identity, cache=False)
     view = SharedView()
-    engine = DealEngine(settings, deals_table, view)
+    deals = DealEngine(settings, deal_store, view)
+    reps = RepEngine(settings, rep_store, bucket_store, clock_store, view)
     feed = SharedFeed(settings, view, stats_topic.get_topic_name())
     offsets: dict[TP, int] = {}
-    published: dict[int, dict[str, Any]] = {}
+    published: dict[str, dict[str, Any]] = {}
+    kpis = KpiExporter(settings, metrics)
 
-    def now_for_rules() -> float | None:
+    def caught_up(tp: TP) -> bool:
+        highwater = app.consumer.highwater(tp) if app.consumer else None
+        offset = offsets.get(tp)
+        return highwater is not None and offset is not None and offset + 1 >= highwater
+
+    def clock(local: float | None, tps: tuple[TP, ...]) -> float | None:
+        """Rule time of a partition: wall clock, or event time.
+
+        On the event clock a partition that is still catching up uses its own watermark,
+        so a backlog is never judged against time other partitions have reached; a
+        partition that is caught up (or idle) follows the newest event time anywhere.
+        """
         if settings.clock == "wall":
             return time.time()
-        return engine.event_time()
+        if local is None or all(caught_up(tp) for tp in tps if tp in offsets):
+            return deals.event_time()
+        return local - settings.allowed_lateness_seconds
+
+    def deal_clock(partition: int) -> float | None:
+        return clock(
+            deals.watermarks.get(partition),
+            (TP(names.deals, partition), TP(deal_events.get_topic_name(), partition)),
+        )
+
+    def rep_clock(partition: int) -> float | None:
+        now = clock(
+            reps.watermarks.get(partition),
+            (TP(names.activities, partition), TP(rep_events.get_topic_name(), partition)),
+        )
+        if now is not None and settings.clock == "wall":
+            now -= settings.allowed_lateness_seconds  # judge only once late events are in
+        return now
 
     def emit(drafts: list[AlertDraft], now: float) -> None:
         emitted_at = time.time() if settings.clock == "wall" else now
         for draft in drafts:
-            alert = engine.finish(draft, emitted_at)
+            alert = finish_alert(view, draft, emitted_at)
             alerts_topic.send_soon(key=draft.subject_key.encode(), value=alert.to_json_bytes())
             metrics.alerts.labels(draft.rule, draft.status).inc()
             log.info(
@@ -179,6 +282,15 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
                 status=alert.status,
                 subject=draft.subject_key,
             )
+
+    def send_summaries() -> None:
+        for rep_id, summary in deals.outbox:
+            rep_events.send_soon(
+                key=rep_id.encode(),
+                value=json.dumps(summary.to_dict()).encode(),
+                headers=[(SUMMARY_HEADER, b"1")],
+            )
+        deals.outbox.clear()
 
     def reject(message: Any, error: str) -> None:
         dlq.send_soon(
@@ -195,99 +307,185 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
             error=error,
         )
 
-    def accept(role: str, message: Any) -> InputEvent | None:
-        """Validate; dead-letter or forward what this topic does not keep."""
+    def parse(message: Any) -> InputEvent | None:
         offsets[message.tp] = message.offset
         try:
             event = parse_event(message.value if message.value is not None else b"")
         except EventRejected as rejected:
             reject(message, rejected.reason)
             return None
-        metrics.events_accepted.labels(event.event_type).inc()
-        home, key = home_of(event)
-        key_bytes = key.encode("utf-8")
-        if home != role or (role == "deals" and message.key != key_bytes):
-            target = inputs[home]
-            target.send_soon(key=key_bytes, value=message.value, headers=message.headers)
-            metrics.events_forwarded.labels(event.event_type).inc()
-            return None
-        occurred = event.occurred_at.timestamp()
-        metrics.event_delay.observe(max(0.0, time.time() - occurred))
-        engine.observe(message.partition, occurred)
         return event
 
-    def on_deal_event(message: Any, event: DealEvent) -> None:
-        now = now_for_rules()
-        assert now is not None  # observe() ran: the event clock has a value
-        changed, drafts = engine.on_deal_event(event, message.partition, now)
+    org_topic = raw_topic(names.org)
+    targets = {DEAL: deal_events, REP: rep_events, ORG: org_topic, COMMANDS: commands_topic}
+
+    def route(message: Any, event: InputEvent, here: str, from_input: bool) -> bool:
+        """Send an event from an input topic wherever else it belongs (with the right key);
+        True when ``here`` must process it. Internal topics carry only what their side
+        processes, so nothing is forwarded twice."""
+        if not from_input:
+            return True
+        mine = False
+        for side, key in sides_of(event):
+            key_bytes = key.encode("utf-8")
+            if side == here and (message.key == key_bytes or side in (ORG, COMMANDS)):
+                mine = True
+                continue
+            targets[side].send_soon(key=key_bytes, value=message.value)
+            if not (here == REP and side == DEAL):  # an activity's touch is no misroute
+                metrics.events_forwarded.labels(event.event_type).inc()
+        return mine
+
+    def on_deal_message(message: Any) -> None:
+        event = parse(message)
+        if event is None:
+            return
+        from_input = message.topic == names.deals
+        if from_input:
+            metrics.events_accepted.labels(event.event_type).inc()
+        if not route(message, event, DEAL, from_input):
+            return
+        partition = message.partition
+        occurred = event.occurred_at.timestamp()
+        metrics.event_delay.observe(max(0.0, time.time() - occurred))
+        now = deal_clock(partition) if settings.clock == "wall" else None
+        if isinstance(event, ActivityLogged):
+            changed, drafts = deals.on_touch(event, partition, now or _event_now(occurred))
+        else:
+            if event.amount is not None and event.currency is not None:
+                if settings.to_reporting(event.amount, event.currency)[1]:
+                    metrics.unconverted_amounts.labels(event.currency).inc()
+            deals.observe(partition, occurred)
+            now = now if now is not None else deal_clock(partition)
+            assert now is not None
+            changed, drafts = deals.on_deal_event(event, partition, now)  # type: ignore[arg-type]
         if not changed:
             metrics.events_duplicate.labels(event.event_type).inc()
-        emit(drafts, now)
+        emit(drafts, now or occurred)
+        send_summaries()
 
-    @app.agent(inputs["deals"], name="deals")
-    async def deals_agent(stream: faust.StreamT) -> None:
+    def _event_now(occurred: float) -> float:
+        return deals.event_time() or occurred
+
+    def on_rep_message(message: Any) -> None:
+        if dict(message.headers or ()).get(SUMMARY_HEADER):
+            offsets[message.tp] = message.offset
+            summary = DealSummary.from_dict(json.loads(message.value))
+            reps.on_summary(message.key.decode(), summary, message.partition)
+            return
+        event = parse(message)
+        if event is None:
+            return
+        from_input = message.topic == names.activities
+        if from_input:
+            metrics.events_accepted.labels(event.event_type).inc()
+        if not route(message, event, REP, from_input):
+            return
+        partition = message.partition
+        occurred = event.occurred_at.timestamp()
+        if not isinstance(event, QuotaSet):
+            if reps.is_late(partition, occurred):
+                late_topic.send_soon(
+                    key=message.key,
+                    value=message.value,
+                    headers=dead_letter_headers(
+                        "late: older than the partition's watermark less the allowed lateness",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                    ),
+                )
+                metrics.events_late.labels(event.event_type).inc()
+                return
+            reps.observe(partition, occurred)
+        metrics.event_delay.observe(max(0.0, time.time() - occurred))
+        if isinstance(event, ActivityLogged):
+            changed = reps.on_activity(event, partition)
+        elif isinstance(event, LeadCreated | LeadConverted):
+            changed = reps.on_lead(event, partition)
+        else:
+            changed = reps.on_quota(event, partition)  # type: ignore[arg-type]
+        if not changed:
+            metrics.events_duplicate.labels(event.event_type).inc()
+
+    @app.agent(raw_topic(names.deals, deal_events.get_topic_name()), name="deal-side")
+    async def deal_side(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            message = event.message
-            parsed = accept("deals", message)
-            if parsed is not None and parsed.event_type in _DEAL_TYPES:
-                on_deal_event(message, parsed)  # type: ignore[arg-type]
+            on_deal_message(event.message)
 
-    for role in ("activities", "org", "quotas", "commands"):
-        # Validated and dead-lettered here; their state arrives with later rules.
-        # The org topic is also read whole by every worker (SharedFeed).
-        def make_agent(role: str) -> None:
-            @app.agent(inputs[role], name=role)
+    @app.agent(raw_topic(names.activities, rep_events.get_topic_name()), name="rep-side")
+    async def rep_side(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            on_rep_message(event.message)
+
+    for role, here in (("org", ORG), ("quotas", "quotas"), ("commands", COMMANDS)):
+        # Validated and dead-lettered here; quotas go on to the rep side. The org topic
+        # is read whole by every worker (SharedFeed); commands by the notification side.
+        def make_agent(topic_name: str, here: str) -> None:
+            @app.agent(raw_topic(topic_name), name=f"validate-{topic_name}")
             async def validate_agent(stream: faust.StreamT) -> None:
                 async for event in stream.events():
-                    accept(role, event.message)
+                    message = event.message
+                    parsed = parse(message)
+                    if parsed is not None:
+                        metrics.events_accepted.labels(parsed.event_type).inc()
+                        route(message, parsed, here, True)
 
-        make_agent(role)
+        make_agent(getattr(names, role), here)
 
-    @app.agent(ticks, name="ticks")
-    async def ticks_agent(stream: faust.StreamT) -> None:
+    @app.agent(deal_ticks, name="deal-ticks")
+    async def deal_ticks_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
             partition = event.message.partition
-            now = now_for_rules()
+            now = deal_clock(partition)
             if now is None:
                 continue
             started = time.perf_counter()
-            drafts = engine.on_tick(partition, now)
+            drafts = deals.on_tick(partition, now)
             metrics.tick_duration.observe(time.perf_counter() - started)
-            metrics.ticks.labels(str(partition)).inc()
+            metrics.ticks.labels(f"deals-{partition}").inc()
+            emit(drafts, now)
+
+    @app.agent(rep_ticks, name="rep-ticks")
+    async def rep_ticks_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            now = rep_clock(partition)
+            if now is None:
+                continue
+            started = time.perf_counter()
+            drafts = reps.on_tick(partition, now)
+            metrics.tick_duration.observe(time.perf_counter() - started)
+            metrics.ticks.labels(f"reps-{partition}").inc()
             emit(drafts, now)
 
     @app.timer(interval=settings.tick_interval_seconds, on_leader=True)
     async def send_ticks() -> None:
         value = json.dumps({"wall": time.time()}).encode()
-        for partition in range(partitions):
-            await ticks.send(value=value, partition=partition)
+        for topic, count in ((deal_ticks, layout.deals), (rep_ticks, layout.reps)):
+            for partition in range(count):
+                await topic.send(value=value, partition=partition)
 
     @app.timer(interval=settings.stats_publish_interval_seconds)
     async def publish_partition_stats() -> None:
-        for partition in sorted(engine.owned):
-            wire = engine.snapshot(partition).to_wire()
-            if published.get(partition) != wire:
-                await stats_topic.send(
-                    key=f"p{partition}".encode(), value=json.dumps(wire).encode()
-                )
-                published[partition] = wire
+        snapshots: list[tuple[str, dict[str, Any]]] = [
+            (f"p{p}", deals.snapshot(p).to_wire()) for p in sorted(deals.owned)
+        ]
+        snapshots += [(f"r{p}", reps.snapshot(p).to_wire()) for p in sorted(reps.owned)]
+        for key, wire in snapshots:
+            if published.get(key) != wire:
+                await stats_topic.send(key=key.encode(), value=json.dumps(wire).encode())
+                published[key] = wire
         export_gauges()
 
-    stage_kpis = metrics.kpi.stage
-
     def export_gauges() -> None:
-        engine.invalidate_stats()
-        for key, stat in engine.stage_stats().items():
-            pipeline, stage = _split(key)
-            avg = stat.avg_seconds
-            if avg is not None:
-                stage_kpis["avg_days"].labels(pipeline, stage).set(avg / 86400.0)
-            stage_kpis["samples"].labels(pipeline, stage).set(stat.count)
-        stage_kpis["open_deals"].clear()
-        for key, count in engine.open_deals_by_stage().items():
-            stage_kpis["open_deals"].labels(*_split(key)).set(count)
-        metrics.open_alerts.labels("deal_stalled").set(engine.firing())
-        watermark = max(engine.watermarks.values(), default=None)
+        deals.invalidate_stats()
+        now = rep_clock(min(reps.owned)) if reps.owned else None
+        if now is not None:
+            kpis.export(build_report(deals, reps, now), reps)
+        for rule, count in deals.firing().items():
+            metrics.open_alerts.labels(rule).set(count)
+        watermark = max([*deals.watermarks.values(), *reps.watermarks.values()], default=None)
         if watermark is not None:
             metrics.event_time_watermark.set(watermark)
         for tp, offset in list(offsets.items()):
@@ -298,10 +496,19 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
-        lost = {tp.partition for tp in revoked if tp.topic == names.deals}
-        engine.revoke(lost)
-        for partition in lost:
-            published.pop(partition, None)
+        deal_topics = {names.deals, deal_events.get_topic_name()}
+        rep_topics = {names.activities, rep_events.get_topic_name()}
+        lost_deals = {tp.partition for tp in revoked if tp.topic in deal_topics}
+        lost_reps = {tp.partition for tp in revoked if tp.topic in rep_topics}
+        deals.revoke(lost_deals)
+        reps.revoke(lost_reps)
+        if lost_reps:
+            rep_store.forget()
+            bucket_store.forget()
+        for partition in lost_deals:
+            published.pop(f"p{partition}", None)
+        for partition in lost_reps:
+            published.pop(f"r{partition}", None)
         for tp in revoked:
             offsets.pop(tp, None)
 
@@ -329,9 +536,4 @@ def build_worker(settings: Settings, partitions: int, metrics: Metrics | None = 
     # alert lifecycle and delivery to people (docs/notifications.md)
     register_notifications(app, settings, metrics, view, org_loaded=feed.caught_up)
 
-    return Worker(app=app, engine=engine, metrics=metrics, partitions=partitions)
-
-
-def _split(key: StageKey) -> tuple[str, str]:
-    pipeline, _, stage = key.partition("/")
-    return pipeline, stage
+    return Worker(app=app, deals=deals, reps=reps, metrics=metrics, layout=layout)

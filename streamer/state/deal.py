@@ -21,17 +21,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from schemas import DealEvent, DealLost, DealWon
+from schemas import ActivityLogged, DealEvent, DealLost, DealWon
 
 from ..timeutil import to_epoch
 
 __all__ = [
     "CLOSED_STAGES",
     "DealState",
+    "GapEpisode",
     "StageMark",
     "StalledEpisode",
+    "Touch",
     "Visit",
     "apply_deal_event",
+    "apply_touch",
 ]
 
 CLOSED_STAGES = frozenset({"won", "lost"})
@@ -84,6 +87,24 @@ class StalledEpisode:
     started_at: float
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Touch:
+    """An activity on the deal (from ``activity.logged`` with its ``deal_id``)."""
+
+    at: float
+    event_id: str
+    follow_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GapEpisode:
+    """An open ``follow_up_gap`` alert: the quiet spell since ``since`` it is about."""
+
+    alert_id: str
+    since: float
+    started_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class DealState:
     deal_id: str
@@ -92,6 +113,9 @@ class DealState:
     attributes: Mapping[str, tuple[Any, float, str]] = field(default_factory=dict)
     created_at: float | None = None
     stalled: StalledEpisode | None = None
+    touches: tuple[Touch, ...] = ()
+    gap: GapEpisode | None = None
+    revision: int = 0  # grows with every change; orders the deal's summaries downstream
 
     # --- derived -----------------------------------------------------------------
     def attribute(self, name: str, default: Any = None) -> Any:
@@ -131,18 +155,48 @@ class DealState:
             entered = mark.at
         return entered
 
+    @property
+    def follow_ups(self) -> int:
+        return sum(1 for touch in self.touches if touch.follow_up)
+
+    @property
+    def last_touch_at(self) -> float | None:
+        """The newest touch, or when the deal was first seen if it never had one."""
+        if self.touches:
+            return self.touches[-1].at
+        if self.created_at is not None:
+            return self.created_at
+        return self.marks[0].at if self.marks else None
+
+    @property
+    def closed_at(self) -> float | None:
+        return None if self.is_open or not self.marks else self.entered_at
+
+    def exits(self) -> list[tuple[str, float, bool]]:
+        """Every departure from an open stage: (stage, when, forward rather than lost)."""
+        runs = self._runs()
+        return [
+            (stage, runs[i + 1][1], runs[i + 1][0] != "lost")
+            for i, (stage, _) in enumerate(runs[:-1])
+            if stage not in CLOSED_STAGES
+        ]
+
+    def _runs(self) -> list[tuple[str, float]]:
+        """Consecutive stays: (stage, entered), oldest first."""
+        runs: list[tuple[str, float]] = []
+        for mark in self.marks:
+            if not runs or runs[-1][0] != mark.stage:
+                runs.append((mark.stage, mark.at))
+        return runs
+
     def visits(self) -> list[Visit]:
         """Completed stays in open stages, oldest first (the current stage is not complete)."""
-        result: list[Visit] = []
-        run_stage: str | None = None
-        run_start = 0.0
-        for mark in self.marks:
-            if mark.stage == run_stage:
-                continue
-            if run_stage is not None and run_stage not in CLOSED_STAGES:
-                result.append(Visit(run_stage, run_start, mark.at))
-            run_stage, run_start = mark.stage, mark.at
-        return result
+        runs = self._runs()
+        return [
+            Visit(stage, entered, runs[i + 1][1])
+            for i, (stage, entered) in enumerate(runs[:-1])
+            if stage not in CLOSED_STAGES
+        ]
 
     # --- codec (table values are JSON) ---------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +211,12 @@ class DealState:
         if self.stalled is not None:
             s = self.stalled
             data["s"] = [s.alert_id, s.stage, s.entered, s.started_at]
+        if self.touches:
+            data["t"] = [[t.at, t.event_id, t.follow_up] for t in self.touches]
+        if self.gap is not None:
+            data["g"] = [self.gap.alert_id, self.gap.since, self.gap.started_at]
+        if self.revision:
+            data["v"] = self.revision
         return data
 
     @classmethod
@@ -169,6 +229,9 @@ class DealState:
             attributes={k: (v[0], v[1], v[2]) for k, v in data["a"].items()},
             created_at=data.get("c"),
             stalled=StalledEpisode(*stalled) if stalled else None,
+            touches=tuple(Touch(at, eid, fu) for at, eid, fu in data.get("t", ())),
+            gap=GapEpisode(*data["g"]) if data.get("g") else None,
+            revision=data.get("v", 0),
         )
 
 
@@ -232,4 +295,24 @@ def apply_deal_event(
         created_at = at
     if marks is state.marks and attributes is state.attributes and created_at == state.created_at:
         return state, False
-    return replace(state, marks=marks, attributes=attributes, created_at=created_at), True
+    return replace(
+        state,
+        marks=marks,
+        attributes=attributes,
+        created_at=created_at,
+        revision=state.revision + 1,
+    ), True
+
+
+def apply_touch(
+    state: DealState | None, event: ActivityLogged, partition: int
+) -> tuple[DealState, bool]:
+    """Record an activity on the deal; a repeated event id changes nothing."""
+    assert event.deal_id is not None
+    if state is None:
+        state = DealState(deal_id=event.deal_id, partition=partition)
+    if any(t.event_id == event.event_id for t in state.touches):
+        return state, False
+    touch = Touch(to_epoch(event.occurred_at), event.event_id, event.follow_up)
+    touches = tuple(sorted((*state.touches, touch)))
+    return replace(state, touches=touches, revision=state.revision + 1), True

@@ -1,14 +1,15 @@
-"""A per-partition index of open deals by stage and entry time.
+"""A per-partition index of deals by the time their quiet spell started.
 
-``deal_stalled`` must find the deals that crossed their stage's threshold as
-time passes, without scanning every deal on every tick. Open deals of one
-partition are kept sorted by the time they entered their stage, per
-``pipeline/stage``, in two lists: *pending* (no open alert) and *firing*.
-With a threshold ``T`` for a stage, the deals to fire at ``now`` are the
-prefix of *pending* that entered before ``now - T``, and the alerts to
-resolve (because the learned average grew) are the suffix of *firing* that
-entered at or after it. A tick therefore costs one binary search per stage
-plus the deals that actually change.
+Time-based deal rules must find the deals that crossed a threshold as time
+passes, without scanning every deal on every tick. Each rule keeps one index
+per partition: active deals sorted by their *anchor* (``deal_stalled``: when
+the deal entered its stage; ``follow_up_gap``: its last touch), per group
+(the stage, or the team), in two lists: *pending* (no open alert) and
+*firing*. With a threshold ``T`` for a group, the deals to fire at ``now``
+are the prefix of *pending* anchored before ``now - T``; the alerts to
+re-check (because the threshold grew) are the suffix of *firing* anchored at
+or after it. A tick costs one binary search per group plus the deals that
+actually change.
 
 The index lives in memory only; it is rebuilt from the deals table when the
 worker is assigned partitions.
@@ -20,21 +21,16 @@ from collections.abc import Callable, Iterator
 
 from sortedcontainers import SortedList
 
-from .deal import DealState
-from .stage_stats import StageKey, stage_key
-
 __all__ = ["StallIndex"]
-
-_Entry = tuple[float, str]  # (entered_at, deal_id)
 
 
 class StallIndex:
     __slots__ = ("_firing", "_pending", "_where")
 
     def __init__(self) -> None:
-        self._pending: dict[StageKey, SortedList] = {}
-        self._firing: dict[StageKey, SortedList] = {}
-        self._where: dict[str, tuple[StageKey, float, bool]] = {}
+        self._pending: dict[str, SortedList] = {}
+        self._firing: dict[str, SortedList] = {}
+        self._where: dict[str, tuple[str, float, bool]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
@@ -43,51 +39,44 @@ class StallIndex:
         where = self._where.pop(deal_id, None)
         if where is None:
             return
-        key, entered, firing = where
+        group, anchor, firing = where
         lists = self._firing if firing else self._pending
-        entries = lists[key]
-        entries.discard((entered, deal_id))
+        entries = lists[group]
+        entries.discard((anchor, deal_id))
         if not entries:
-            del lists[key]
+            del lists[group]
 
-    def update(self, deal: DealState) -> None:
-        """Index the deal as it now is (open deals only)."""
-        entered = deal.entered_at
-        stage = deal.stage
-        if not deal.is_open or entered is None or stage is None:
-            self.discard(deal.deal_id)
+    def put(self, deal_id: str, group: str | None, anchor: float | None, firing: bool) -> None:
+        """Index the deal under ``group`` from ``anchor`` on; ``None`` removes it."""
+        if group is None or anchor is None:
+            self.discard(deal_id)
             return
-        key = stage_key(deal.pipeline, stage)
-        firing = deal.stalled is not None
-        if self._where.get(deal.deal_id) == (key, entered, firing):
+        if self._where.get(deal_id) == (group, anchor, firing):
             return
-        self.discard(deal.deal_id)
+        self.discard(deal_id)
         lists = self._firing if firing else self._pending
-        lists.setdefault(key, SortedList()).add((entered, deal.deal_id))
-        self._where[deal.deal_id] = (key, entered, firing)
+        lists.setdefault(group, SortedList()).add((anchor, deal_id))
+        self._where[deal_id] = (group, anchor, firing)
 
-    def due(self, now: float, threshold_seconds: Callable[[StageKey], float]) -> Iterator[str]:
-        """Deals without an open alert whose time in stage exceeds the stage threshold."""
-        for key, entries in list(self._pending.items()):
-            cutoff = now - threshold_seconds(key)
-            # strictly longer than the threshold: entered < cutoff
+    def due(self, now: float, threshold_seconds: Callable[[str], float]) -> Iterator[str]:
+        """Pending deals whose quiet spell is strictly longer than their group's threshold."""
+        for group, entries in list(self._pending.items()):
+            cutoff = now - threshold_seconds(group)
             for _, deal_id in list(entries.irange(maximum=(cutoff, ""), inclusive=(True, False))):
                 yield deal_id
 
-    def no_longer_due(
-        self, now: float, threshold_seconds: Callable[[StageKey], float]
-    ) -> Iterator[str]:
-        """Deals with an open alert that are now within the stage threshold."""
-        for key, entries in list(self._firing.items()):
-            cutoff = now - threshold_seconds(key)
+    def no_longer_due(self, now: float, threshold_seconds: Callable[[str], float]) -> Iterator[str]:
+        """Firing deals that are now within their group's threshold."""
+        for group, entries in list(self._firing.items()):
+            cutoff = now - threshold_seconds(group)
             for _, deal_id in list(entries.irange(minimum=(cutoff, ""))):
                 yield deal_id
 
-    def open_counts(self) -> dict[StageKey, int]:
-        counts: dict[StageKey, int] = {}
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
         for lists in (self._pending, self._firing):
-            for key, entries in lists.items():
-                counts[key] = counts.get(key, 0) + len(entries)
+            for group, entries in lists.items():
+                counts[group] = counts.get(group, 0) + len(entries)
         return counts
 
     def firing_count(self) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streamer.settings import Settings, TopicNames, load_settings
+from streamer.settings import RulesSettings, Settings, TopicNames, load_settings
 
 BOOTSTRAP = os.environ.get("SALESPULSE_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -44,6 +44,8 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "data_dir": tmp_path / "state",
         "web_port": free_port(),
         "tick_interval_seconds": 0.5,
+        # one rule at a time unless a test says otherwise: deal_stalled is the default
+        "rules": {r: {"enabled": r == "deal_stalled"} for r in RulesSettings.model_fields},
         "stats_publish_interval_seconds": 0.5,
         "log_format": "json",
     }
@@ -52,19 +54,17 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
+    """The settings as the environment of a worker process (nested ones as JSON)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
-    plain = settings.model_dump(
-        mode="json", exclude={"topics", "rules", "kafka", "currency_rates", "notifications"}
-    )
+    nested = {"topics", "rules", "kafka", "currency_rates", "notifications", "teams"}
+    plain = settings.model_dump(mode="json", exclude=nested)
     for name, value in plain.items():
         env[f"SALESPULSE_{name.upper()}"] = str(value)
     if settings.notifications.enabled:  # with its secrets: the child needs them
         env["SALESPULSE_NOTIFICATIONS"] = json.dumps(settings.notifications.revealed())
-    for role, name in settings.topics.model_dump().items():
-        env[f"SALESPULSE_TOPICS__{role.upper()}"] = name
-    for name, value in settings.rules.deal_stalled.model_dump(mode="json").items():
-        env[f"SALESPULSE_RULES__DEAL_STALLED__{name.upper()}"] = (
-            json.dumps(value) if isinstance(value, dict) else str(value)
+    for name in ("topics", "rules", "currency_rates", "teams"):
+        env[f"SALESPULSE_{name.upper()}"] = json.dumps(
+            settings.model_dump(mode="json", include={name})[name]
         )
     return env
 

@@ -14,7 +14,8 @@ from streamer.state import DealState
 from streamer.timeutil import DAY, to_epoch
 from tests.factories import at, created, moved, won
 
-SETTINGS = load_settings()
+# deal_stalled alone here; follow_up_gap has tests of its own below
+SETTINGS = load_settings(rules={"follow_up_gap": {"enabled": False}})
 
 
 class CountingStore(UserDict):
@@ -135,7 +136,7 @@ def test_stage_statistics_match_a_batch_computation(n_deals, rnd: random.Random)
         for moment, _, stage in mine:
             if not path or path[-1][0] != stage:
                 path.append((stage, to_epoch(moment)))
-        for (stage, entered), (_, left) in zip(path, path[1:]):
+        for (stage, entered), (_, left) in zip(path, path[1:], strict=False):
             entry = expected.setdefault(f"default/{stage}", [0.0, 0])
             entry[0] += left - entered
             entry[1] += 1
@@ -144,7 +145,7 @@ def test_stage_statistics_match_a_batch_computation(n_deals, rnd: random.Random)
     rebuilt = engine(dict(e.deals))
     rebuilt.assign([0])
     assert rebuilt.stage_stats() == e.stage_stats()
-    assert all(DealState.from_dict(v).partition == 0 for v in e.deals.values())
+    assert all(deal.partition == 0 for deal in e.deals.values())
     assert DAY == 86400.0
 
 
@@ -155,3 +156,41 @@ def test_rebuilt_engine_restarts_its_event_clock_from_the_table():
     restarted = engine(store)
     restarted.assign([0])
     assert restarted.event_time() == to_epoch(at(30)) - SETTINGS.allowed_lateness_seconds
+
+
+
+def touch(deal_id: str, day: float, follow_up: bool = True, event_id: str | None = None):
+    from tests.factories import activity
+
+    return activity(day, deal_id=deal_id, follow_up=follow_up, event_id=event_id)
+
+
+def test_follow_up_gap_fires_after_quiet_days_and_resolves_on_the_next_touch():
+    e = DealEngine(load_settings(rules={"deal_stalled": {"enabled": False}}), {}, SharedView())
+    e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
+    e.on_touch(touch("d1", 1, follow_up=False), 0, to_epoch(at(1)))
+    assert e.on_tick(0, to_epoch(at(7.9))) == []
+    [firing] = e.on_tick(0, to_epoch(at(8.1)))
+    assert firing.rule == "follow_up_gap" and firing.metrics["follow_ups"] == 0
+    assert firing.alert_id == "follow_up_gap:d1:2026-11-02T09:00:00Z"
+    changed, [resolved] = e.on_touch(touch("d1", 9), 0, to_epoch(at(9)))
+    assert changed and resolved.status == "resolved" and resolved.alert_id == firing.alert_id
+
+
+def test_follow_up_gap_spares_deals_with_enough_follow_ups():
+    e = DealEngine(load_settings(rules={"deal_stalled": {"enabled": False}}), {}, SharedView())
+    e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
+    for i in range(5):
+        e.on_touch(touch("d1", 1 + i * 0.1, event_id=f"t{i}"), 0, to_epoch(at(2)))
+    assert e.on_tick(0, to_epoch(at(30))) == []
+
+
+def test_every_deal_change_is_summarised_for_old_and_new_owner():
+    e = engine()
+    e.on_deal_event(created("d1", 0, "proposal", rep_id="rep-a"), 0, to_epoch(at(0)))
+    e.outbox.clear()
+    e.on_deal_event(moved("d1", 1, "proposal", "negotiation", rep_id="rep-b"), 0, to_epoch(at(1)))
+    assert [(rep, s.rep_id, s.stage) for rep, s in e.outbox] == [
+        ("rep-b", "rep-b", "negotiation"),
+        ("rep-a", "rep-b", "negotiation"),
+    ]

@@ -1,0 +1,312 @@
+"""The rep side of the processing core, shared by the live worker and replays.
+
+:class:`RepEngine` owns, for the partitions of the rep-keyed topics assigned
+to this process, the rep states and the activity day buckets (two
+``MutableMapping`` stores: Faust tables in a worker, dicts in a replay). It
+applies events and deal summaries, keeps a watermark per partition to tell
+late events, and judges the rep rules at every rule boundary that the
+partition's clock passes. It does no I/O and reads no clock.
+
+Team baselines: a partition computes its teams' :class:`TeamSums` at the
+boundary it judges; the other partitions' newest sums come from their
+snapshots (:class:`~streamer.engine.SharedView`), so a team's baseline covers
+all its reps wherever they are processed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, MutableMapping
+from dataclasses import replace
+
+from schemas import ActivityLogged, LeadConverted, LeadCreated, QuotaSet
+
+from .engine import RepPartitionSnapshot, SharedView
+from .figures import RepFigures, TeamSums, Windows, rep_figures
+from .rules.alerting import AlertDraft
+from .rules.rep_rules import RepInputs, judge_rep
+from .settings import RulesSettings, Settings, rules_for_team
+from .state.activity import ActivityDay, add_activity, bucket_key, day_start
+from .state.rep import (
+    DealSummary,
+    RepState,
+    apply_lead,
+    apply_quota,
+    apply_summary,
+    note_bucket_day,
+    note_lead_touch,
+)
+from .timeutil import DAY, to_epoch
+
+__all__ = ["RepEngine"]
+
+_DEAL_RETENTION = 100 * DAY  # closed deals beyond the longest deal window (90 days)
+_LEAD_RETENTION = 35 * DAY
+_QUOTA_RETENTION = 400 * DAY
+
+
+class RepEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        reps: MutableMapping[str, RepState],
+        buckets: MutableMapping[str, ActivityDay],
+        clocks: MutableMapping[str, float],
+        view: SharedView,
+    ) -> None:
+        self.settings = settings
+        self.reps = reps
+        self.buckets = buckets
+        self.clocks = clocks  # per partition: the last rule boundary judged
+        self.view = view
+        self.interval = settings.rep_rules_interval_seconds
+        self.rep_ids: dict[int, set[str]] = {}
+        self.watermarks: dict[int, float] = {}
+        self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
+        self._rules: dict[str | None, RulesSettings] = {}
+        rules = settings.rules
+        windows = [
+            rules.activity_drop.window_days + 7 * rules.activity_drop.baseline_weeks,
+            rules.low_contact_rate.window_days,
+            30,
+        ]
+        for team in settings.teams.values():
+            rd = team.rules.get("activity_drop", {})
+            windows.append(
+                rd.get("window_days", rules.activity_drop.window_days)
+                + 7 * rd.get("baseline_weeks", rules.activity_drop.baseline_weeks)
+            )
+            windows.append(
+                team.rules.get("low_contact_rate", {}).get(
+                    "window_days", rules.low_contact_rate.window_days
+                )
+            )
+        self.bucket_retention = (max(windows) + 1) * DAY
+
+    # --- ownership -------------------------------------------------------------------
+    @property
+    def owned(self) -> set[int]:
+        return set(self.rep_ids)
+
+    def assign(self, partitions: Iterable[int]) -> int:
+        wanted = set(partitions) - self.owned
+        if not wanted:
+            return 0
+        for partition in wanted:
+            self.rep_ids[partition] = set()
+        count = 0
+        for state in list(self.reps.values()):
+            if state.partition in wanted:
+                self.rep_ids[state.partition].add(state.rep_id)
+                count += 1
+        for partition in wanted:
+            judged = self.clocks.get(str(partition))
+            if judged is not None:
+                # the clock restarts no earlier than what was already judged
+                self.observe(partition, judged + self.settings.allowed_lateness_seconds)
+        return count
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.rep_ids.pop(partition, None)
+            self.watermarks.pop(partition, None)
+            self.team_sums.pop(partition, None)
+
+    # --- time ------------------------------------------------------------------------
+    def observe(self, partition: int, occurred_at: float) -> None:
+        if occurred_at > self.watermarks.get(partition, -math.inf):
+            self.watermarks[partition] = occurred_at
+
+    def is_late(self, partition: int, occurred_at: float) -> bool:
+        """Older than the partition's watermark less the allowed lateness: too late to count."""
+        mark = self.watermarks.get(partition)
+        return mark is not None and occurred_at < mark - self.settings.allowed_lateness_seconds
+
+    def rules_for(self, team_id: str | None) -> RulesSettings:
+        if team_id not in self._rules:
+            self._rules[team_id] = rules_for_team(self.settings, team_id)
+        return self._rules[team_id]
+
+    def team_of(self, state: RepState) -> str | None:
+        rep = self.view.reps.get(state.rep_id)
+        return rep.team_id if rep is not None else state.event_team()
+
+    # --- stores ----------------------------------------------------------------------
+    def rep(self, rep_id: str) -> RepState | None:
+        return self.reps.get(rep_id)
+
+    def _put_rep(self, state: RepState) -> None:
+        self.reps[state.rep_id] = state
+        self.rep_ids.setdefault(state.partition, set()).add(state.rep_id)
+
+    def days_of(self, state: RepState, start: float, end: float) -> list[ActivityDay]:
+        days = []
+        for day in state.bucket_days:
+            if day + DAY > start and day < end:
+                bucket = self.buckets.get(bucket_key(state.rep_id, day))
+                if bucket is not None:
+                    days.append(bucket)
+        return days
+
+    # --- events ----------------------------------------------------------------------
+    def on_activity(self, event: ActivityLogged, partition: int) -> bool:
+        """Count the touch; returns whether it changed anything."""
+        self.assign([partition])
+        at = to_epoch(event.occurred_at)
+        day = day_start(at)
+        key = bucket_key(event.rep_id, day)
+        bucket, changed = add_activity(self.buckets.get(key), event)
+        if not changed:
+            return False
+        self.buckets[key] = bucket
+        state = self.rep(event.rep_id)
+        new = note_bucket_day(
+            state, event.rep_id, day, at, event.team_id, event.event_id, partition
+        )
+        if event.lead_id and event.direction == "outbound":
+            new = note_lead_touch(new, event.lead_id, at)
+        if new is not state:
+            self._put_rep(new)
+        return True
+
+    def on_lead(self, event: LeadCreated | LeadConverted, partition: int) -> bool:
+        self.assign([partition])
+        new, changed = apply_lead(self.rep(event.rep_id), event, partition)
+        if changed:
+            self._put_rep(new)
+        return changed
+
+    def on_quota(self, event: QuotaSet, partition: int) -> bool:
+        self.assign([partition])
+        new, changed = apply_quota(self.rep(event.rep_id), event, partition)
+        if changed:
+            self._put_rep(new)
+        return changed
+
+    def on_summary(self, rep_id: str, summary: DealSummary, partition: int) -> bool:
+        self.assign([partition])
+        new, changed = apply_summary(self.rep(rep_id), rep_id, summary, partition)
+        if changed:
+            self._put_rep(new)
+        return changed
+
+    def snapshot(self, partition: int) -> RepPartitionSnapshot:
+        as_of, teams = self.team_sums.get(partition, (None, {}))
+        return RepPartitionSnapshot(partition, self.watermarks.get(partition), as_of, teams)
+
+    # --- judging ---------------------------------------------------------------------
+    def boundary(self, now: float) -> float:
+        return math.floor(now / self.interval) * self.interval
+
+    def _first_boundary(self, state: RepState, judged: float | None) -> float | None:
+        if state.first_seen is None:
+            return None
+        first = (math.floor(state.first_seen / self.interval) + 1) * self.interval
+        return first if judged is None else max(first, judged + self.interval)
+
+    def windows(self, state: RepState, as_of: float) -> Windows:
+        return Windows(
+            state, self.days_of(state, as_of - self.bucket_retention, as_of), self._convert
+        )
+
+    def figures(self, state: RepState, as_of: float) -> RepFigures:
+        return rep_figures(self.windows(state, as_of), as_of)
+
+    def _convert(self, amount: float, currency: str | None) -> float:
+        return self.settings.to_reporting(amount, currency)[0]
+
+    def local_team_sums(
+        self, partition: int, as_of: float, windows: dict[str, Windows] | None = None
+    ) -> dict[str, TeamSums]:
+        sums: dict[str, TeamSums] = {}
+        for rep_id in sorted(self.rep_ids.get(partition, ())):
+            state = self.rep(rep_id)
+            if state is None or state.first_seen is None or state.first_seen >= as_of:
+                continue
+            w = self.windows(state, as_of)
+            if windows is not None:
+                windows[rep_id] = w
+            team = self.team_of(state) or ""
+            sums.setdefault(team, TeamSums()).add_rep(rep_figures(w, as_of))
+        return sums
+
+    def teams_total(self, partition: int, own: dict[str, TeamSums]) -> dict[str, TeamSums]:
+        """Own partition's sums plus the newest of every other partition's."""
+        total: dict[str, TeamSums] = {}
+        parts: list[dict[str, TeamSums]] = [own]
+        parts += [sums for p, (_, sums) in self.team_sums.items() if p != partition]
+        parts += [s.teams for p, s in self.view.rep_snapshots.items() if p not in self.rep_ids]
+        for part in parts:
+            for team, sums in part.items():
+                total.setdefault(team, TeamSums()).add(sums)
+        return total
+
+    def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
+        """Judge every rep of the partition at every boundary up to ``now``; prune old state.
+
+        Idempotent: boundaries already judged are not judged again.
+        """
+        self.assign([partition])
+        last = self.boundary(now)
+        judged = self.clocks.get(str(partition))
+        pending: dict[float, list[str]] = {}
+        for rep_id in sorted(self.rep_ids[partition]):
+            state = self.rep(rep_id)
+            first = self._first_boundary(state, judged) if state is not None else None
+            if first is None or first > last:
+                continue
+            steps = int(round((last - first) / self.interval))
+            for i in range(steps + 1):
+                pending.setdefault(first + i * self.interval, []).append(rep_id)
+        drafts: list[AlertDraft] = []
+        for as_of in sorted(pending):
+            windows: dict[str, Windows] = {}
+            own = self.local_team_sums(partition, as_of, windows)
+            self.team_sums[partition] = (as_of, own)
+            teams = self.teams_total(partition, own)
+            for rep_id in pending[as_of]:
+                state = self.rep(rep_id)
+                assert state is not None
+                team = self.team_of(state)
+                inputs = RepInputs(
+                    state=state,
+                    w=windows.get(rep_id) or self.windows(state, as_of),
+                    as_of=as_of,
+                    rules=self.rules_for(team),
+                    team=teams.get(team or ""),
+                )
+                new, found = judge_rep(inputs, team)
+                drafts.extend(found)
+                new = self._pruned(new, as_of)
+                if new != state:
+                    self._put_rep(new)
+        if last > (judged if judged is not None else -math.inf):
+            self.clocks[str(partition)] = last
+        return drafts
+
+    def _pruned(self, state: RepState, as_of: float) -> RepState:
+        old_days = [d for d in state.bucket_days if d + DAY <= as_of - self.bucket_retention]
+        for day in old_days:
+            key = bucket_key(state.rep_id, day)
+            if key in self.buckets:
+                del self.buckets[key]
+        deals = {
+            k: d
+            for k, d in state.deals.items()
+            if d.is_open or d.closed_at is None or d.closed_at >= as_of - _DEAL_RETENTION
+        }
+        leads = {
+            k: v
+            for k, v in state.leads.items()
+            if v.created_at is None or v.created_at >= as_of - _LEAD_RETENTION
+        }
+        quotas = {k: q for k, q in state.quotas.items() if q.period_end >= as_of - _QUOTA_RETENTION}
+        if (
+            not old_days
+            and len(deals) == len(state.deals)
+            and len(leads) == len(state.leads)
+            and len(quotas) == len(state.quotas)
+        ):
+            return state
+        days = tuple(d for d in state.bucket_days if d not in old_days)
+        return replace(state, bucket_days=days, deals=deals, leads=leads, quotas=quotas)

@@ -1,0 +1,280 @@
+"""Per-rep state: the rep's deals (as summaries from the deal side), quotas, leads.
+
+Like the deal state, every part is a join that order and repetition cannot
+change: deal summaries are last-revision-wins per deal, quotas newest
+``occurred_at`` wins per period, a lead's first outbound touch is a minimum.
+Activity counts live in day buckets of their own (:mod:`.activity`); the rep
+state only remembers which days it has buckets for, so old ones can be
+deleted without a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from typing import Any
+
+from schemas import LeadConverted, LeadCreated, QuotaSet
+
+from ..timeutil import UTC_TZ, to_epoch
+from .deal import DealState
+
+__all__ = [
+    "DealSummary",
+    "LeadEntry",
+    "QuotaEntry",
+    "RepEpisode",
+    "RepState",
+    "apply_lead",
+    "apply_quota",
+    "apply_summary",
+    "note_bucket_day",
+    "note_lead_touch",
+    "summarize",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DealSummary:
+    """What the rep side needs to know of one deal, sent by the deal side on every change."""
+
+    deal_id: str
+    rep_id: str | None
+    team_id: str | None
+    pipeline: str
+    stage: str | None
+    is_open: bool
+    amount: float | None
+    currency: str | None
+    source_channel: str | None
+    product: str | None
+    created_at: float | None
+    closed_at: float | None
+    exits: tuple[tuple[str, float, bool], ...]
+    follow_ups: int
+    revision: int
+
+    @property
+    def won(self) -> bool:
+        return self.stage == "won"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deal_id": self.deal_id,
+            "rep_id": self.rep_id,
+            "team_id": self.team_id,
+            "pipeline": self.pipeline,
+            "stage": self.stage,
+            "is_open": self.is_open,
+            "amount": self.amount,
+            "currency": self.currency,
+            "source_channel": self.source_channel,
+            "product": self.product,
+            "created_at": self.created_at,
+            "closed_at": self.closed_at,
+            "exits": [list(e) for e in self.exits],
+            "follow_ups": self.follow_ups,
+            "revision": self.revision,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DealSummary:
+        values = dict(data)
+        values["exits"] = tuple((s, t, bool(f)) for s, t, f in data["exits"])
+        return cls(**values)
+
+
+def summarize(deal: DealState) -> DealSummary:
+    return DealSummary(
+        deal_id=deal.deal_id,
+        rep_id=deal.rep_id,
+        team_id=deal.team_id,
+        pipeline=deal.pipeline,
+        stage=deal.stage,
+        is_open=deal.is_open,
+        amount=deal.attribute("amount"),
+        currency=deal.attribute("currency"),
+        source_channel=deal.attribute("source_channel"),
+        product=deal.attribute("product"),
+        created_at=deal.created_at,
+        closed_at=deal.closed_at,
+        exits=tuple(deal.exits()),
+        follow_ups=deal.follow_ups,
+        revision=deal.revision,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaEntry:
+    period_start: float
+    period_end: float
+    target: float
+    metric: str
+    currency: str | None
+    at: float
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadEntry:
+    lead_id: str
+    created_at: float | None = None
+    converted_at: float | None = None
+    first_touch_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepEpisode:
+    """An open alert of a rep rule."""
+
+    alert_id: str
+    started_at: float
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepState:
+    rep_id: str
+    partition: int
+    team_id: tuple[str, float, str] | None = None  # from the rep's own events, newest wins
+    deals: Mapping[str, DealSummary] = field(default_factory=dict)
+    quotas: Mapping[str, QuotaEntry] = field(default_factory=dict)
+    leads: Mapping[str, LeadEntry] = field(default_factory=dict)
+    bucket_days: tuple[float, ...] = ()
+    first_seen: float | None = None
+    episodes: Mapping[str, RepEpisode] = field(default_factory=dict)
+
+    def event_team(self) -> str | None:
+        return self.team_id[0] if self.team_id else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "r": self.rep_id,
+            "p": self.partition,
+            "t": list(self.team_id) if self.team_id else None,
+            "d": {k: v.to_dict() for k, v in self.deals.items()},
+            "q": {
+                k: [q.period_start, q.period_end, q.target, q.metric, q.currency, q.at, q.event_id]
+                for k, q in self.quotas.items()
+            },
+            "l": {
+                k: [v.created_at, v.converted_at, v.first_touch_at] for k, v in self.leads.items()
+            },
+            "b": list(self.bucket_days),
+            "f": self.first_seen,
+            "e": {k: [e.alert_id, e.started_at, e.severity] for k, e in self.episodes.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RepState:
+        team = data.get("t")
+        return cls(
+            rep_id=data["r"],
+            partition=data["p"],
+            team_id=(team[0], team[1], team[2]) if team else None,
+            deals={k: DealSummary.from_dict(v) for k, v in data["d"].items()},
+            quotas={k: QuotaEntry(*v) for k, v in data["q"].items()},
+            leads={k: LeadEntry(k, *v) for k, v in data["l"].items()},
+            bucket_days=tuple(data["b"]),
+            first_seen=data.get("f"),
+            episodes={k: RepEpisode(*v) for k, v in data["e"].items()},
+        )
+
+
+def _new(state: RepState | None, rep_id: str, partition: int) -> RepState:
+    return state if state is not None else RepState(rep_id=rep_id, partition=partition)
+
+
+def _seen(state: RepState, at: float, team_id: str | None, event_id: str) -> RepState:
+    first = at if state.first_seen is None else min(state.first_seen, at)
+    team = state.team_id
+    if team_id and (team is None or (team[1], team[2]) < (at, event_id)):
+        team = (team_id, at, event_id)
+    if first == state.first_seen and team == state.team_id:
+        return state
+    return replace(state, first_seen=first, team_id=team)
+
+
+def apply_summary(
+    state: RepState | None, rep_id: str, summary: DealSummary, partition: int
+) -> tuple[RepState, bool]:
+    """Keep the newest revision of the deal for this rep (dropping it when it changed owner)."""
+    state = _new(state, rep_id, partition)
+    current = state.deals.get(summary.deal_id)
+    if current is not None and current.revision >= summary.revision:
+        return state, False
+    deals = dict(state.deals)
+    if summary.rep_id == rep_id:
+        deals[summary.deal_id] = summary
+    elif current is None:
+        return state, False
+    else:
+        del deals[summary.deal_id]
+    if summary.created_at is not None:
+        state = _seen(state, summary.created_at, summary.team_id, f"deal:{summary.deal_id}")
+    return replace(state, deals=deals), True
+
+
+def apply_quota(state: RepState | None, event: QuotaSet, partition: int) -> tuple[RepState, bool]:
+    state = _new(state, event.rep_id, partition)
+    at = to_epoch(event.occurred_at)
+    key = event.period_start.isoformat()
+    current = state.quotas.get(key)
+    if current is not None and (current.at, current.event_id) >= (at, event.event_id):
+        return state, False
+    entry = QuotaEntry(
+        period_start=_midnight(event.period_start),
+        period_end=_midnight(event.period_end),
+        target=event.target,
+        metric=event.metric,
+        currency=event.currency,
+        at=at,
+        event_id=event.event_id,
+    )
+    return replace(state, quotas={**state.quotas, key: entry}), True
+
+
+def apply_lead(
+    state: RepState | None, event: LeadCreated | LeadConverted, partition: int
+) -> tuple[RepState, bool]:
+    state = _new(state, event.rep_id, partition)
+    at = to_epoch(event.occurred_at)
+    lead = state.leads.get(event.lead_id) or LeadEntry(event.lead_id)
+    if isinstance(event, LeadCreated):
+        created = at if lead.created_at is None else min(lead.created_at, at)
+        new = replace(lead, created_at=created)
+    else:
+        converted = at if lead.converted_at is None else min(lead.converted_at, at)
+        new = replace(lead, converted_at=converted)
+    state = _seen(state, at, event.team_id, event.event_id)
+    if new == state.leads.get(event.lead_id):
+        return state, False
+    return replace(state, leads={**state.leads, event.lead_id: new}), True
+
+
+def note_lead_touch(state: RepState, lead_id: str, at: float) -> RepState:
+    """An outbound touch on a lead: keep the first one."""
+    lead = state.leads.get(lead_id) or LeadEntry(lead_id)
+    if lead.first_touch_at is not None and lead.first_touch_at <= at:
+        return state
+    return replace(state, leads={**state.leads, lead_id: replace(lead, first_touch_at=at)})
+
+
+def note_bucket_day(
+    state: RepState | None,
+    rep_id: str,
+    day: float,
+    at: float,
+    team_id: str | None,
+    event_id: str,
+    partition: int,
+) -> RepState:
+    state = _seen(_new(state, rep_id, partition), at, team_id, event_id)
+    if day in state.bucket_days:
+        return state
+    return replace(state, bucket_days=tuple(sorted((*state.bucket_days, day))))
+
+
+def _midnight(day: date) -> float:
+    return datetime.combine(day, time(0), tzinfo=UTC_TZ).timestamp()
