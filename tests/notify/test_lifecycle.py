@@ -1,0 +1,132 @@
+"""The lifecycle's decisions, pure: state and message (and now) in, notices out."""
+
+from __future__ import annotations
+
+from streamer.notify.config import Inhibition
+from streamer.notify.lifecycle import (
+    Command,
+    Policy,
+    SubjectState,
+    next_due,
+    on_alert,
+    on_command,
+    on_tick,
+)
+
+POLICY = Policy(repeat_interval_seconds=100.0)
+
+
+def alert(
+    rule="deal_stalled", status="firing", severity="warning", episode="e1", subject="deal:d1"
+):
+    kind, sid = subject.split(":")
+    return {
+        "alert_id": f"{rule}:{sid}:{episode}",
+        "alert_key": f"{rule}:{subject}",
+        "rule": rule,
+        "status": status,
+        "severity": severity,
+        "started_at": f"2026-11-0{episode[-1]}T09:00:00Z",
+        "subject": {"kind": kind, "id": sid},
+    }
+
+
+def kinds(notices):
+    return [(n.alert_key.split(":")[0], n.kind, n.seq) for n in notices]
+
+
+def test_firing_reminders_then_resolved_each_once_with_rising_seq():
+    s = SubjectState.empty("deal:d1", 0)
+    s, n = on_alert(s, alert(), 0, POLICY)
+    assert kinds(n) == [("deal_stalled", "firing", 1)]
+    s, n = on_alert(s, alert(), 1, POLICY)  # the same message again
+    assert n == []
+    assert on_tick(s, 99, POLICY)[1] == []
+    assert next_due(s) == 100
+    s, n = on_tick(s, 100, POLICY)
+    assert kinds(n) == [("deal_stalled", "reminder", 2)]
+    s, n = on_alert(s, alert(status="resolved"), 150, POLICY)
+    assert kinds(n) == [("deal_stalled", "resolved", 3)]
+    assert on_alert(s, alert(), 160, POLICY)[1] == [], "a late firing copy is ignored"
+    assert next_due(s) is None
+
+
+def test_replaying_the_same_messages_gives_the_same_ids():
+    def run():
+        s = SubjectState.empty("deal:d1", 0)
+        out = []
+        for msg, now in ((alert(), 0), (alert(status="resolved"), 5)):
+            s, n = on_alert(s, msg, now, POLICY)
+            out += [(x.alert_id, x.kind, x.seq) for x in n]
+        return out, s
+
+    first, state = run()
+    assert first == run()[0]
+    assert SubjectState.from_dict(state.to_dict()) == state
+
+
+def test_ack_stops_reminders_but_not_the_resolution():
+    s, _ = on_alert(SubjectState.empty("deal:d1", 0), alert(), 0, POLICY)
+    s, n = on_command(s, Command("ack", "deal_stalled:deal:d1", "dana"), 10, POLICY)
+    assert n == [] and on_tick(s, 1000, POLICY)[1] == []
+    s, n = on_alert(s, alert(status="resolved"), 1001, POLICY)
+    assert kinds(n) == [("deal_stalled", "resolved", 2)]
+
+
+def test_snooze_is_quiet_then_tells_the_current_state_again():
+    key = "deal_stalled:deal:d1"
+    s, _ = on_alert(SubjectState.empty("deal:d1", 0), alert(), 0, POLICY)
+    s, n = on_command(s, Command("snooze", key, "dana", until=500.0), 10, POLICY)
+    assert n == [] and next_due(s) == 500
+    assert on_tick(s, 499, POLICY)[1] == []
+    s, n = on_tick(s, 500, POLICY)
+    assert [(x.kind, x.after_snooze) for x in n] == [("firing", True)]
+
+
+def test_resolved_during_snooze_is_told_when_it_ends_and_unsnooze_ends_it_now():
+    key = "deal_stalled:deal:d1"
+    s, _ = on_alert(SubjectState.empty("deal:d1", 0), alert(), 0, POLICY)
+    s, _ = on_command(s, Command("snooze", key, "dana", until=None), 10, POLICY)
+    s, n = on_alert(s, alert(status="resolved"), 20, POLICY)
+    assert n == []
+    s, n = on_command(s, Command("unsnooze", key, "dana"), 30, POLICY)
+    assert kinds(n) == [("deal_stalled", "resolved", 2)]
+
+
+def test_snoozed_before_it_fires_and_new_episode_starts_over():
+    key = "deal_stalled:deal:d1"
+    s, _ = on_command(
+        SubjectState.empty("deal:d1", 0), Command("snooze", key, "dana", until=50.0), 0, POLICY
+    )
+    s, n = on_alert(s, alert(), 10, POLICY)
+    assert n == []
+    s, n = on_tick(s, 50, POLICY)
+    assert kinds(n) == [("deal_stalled", "firing", 1)]
+    s, _ = on_alert(s, alert(status="resolved"), 60, POLICY)
+    s, n = on_alert(s, alert(episode="e2"), 70, POLICY)
+    assert [(x.alert_id, x.kind, x.seq) for x in n] == [("deal_stalled:d1:e2", "firing", 1)]
+
+
+def test_a_critical_quota_pace_mutes_the_same_reps_activity_barometer_until_it_resolves():
+    policy = Policy(
+        100.0,
+        (Inhibition(source_rule="quota_pace", target_rules=["activity_barometer"]),),
+    )
+    s = SubjectState.empty("rep:r1", 0)
+    s, n = on_alert(s, alert("quota_pace", severity="critical", subject="rep:r1"), 0, policy)
+    assert kinds(n) == [("quota_pace", "firing", 1)]
+    s, n = on_alert(s, alert("activity_barometer", subject="rep:r1"), 1, policy)
+    assert n == []
+    s, n = on_alert(
+        s, alert("quota_pace", status="resolved", severity="critical", subject="rep:r1"), 2, policy
+    )
+    assert sorted(kinds(n)) == [("activity_barometer", "firing", 1), ("quota_pace", "resolved", 2)]
+
+
+def test_a_warning_quota_pace_does_not_mute():
+    policy = Policy(0, (Inhibition(source_rule="quota_pace", target_rules=["activity_barometer"]),))
+    s = SubjectState.empty("rep:r1", 0)
+    s, _ = on_alert(s, alert("quota_pace", subject="rep:r1"), 0, policy)
+    s, n = on_alert(s, alert("activity_barometer", subject="rep:r1"), 1, policy)
+    assert kinds(n) == [("activity_barometer", "firing", 1)]
+    assert next_due(s) is None, "repeat interval 0: no reminders"
