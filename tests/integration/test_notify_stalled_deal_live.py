@@ -13,6 +13,7 @@ from tests.factories import at, created, moved
 
 from .kafka_helpers import event_bytes, isolated_settings, produce
 from .notify_servers import FakeSlack, FakeSmtp, receivers_config
+from .test_notify_lifecycle_live import _wait_metric as wait_metric
 
 pytestmark = pytest.mark.kafka
 
@@ -86,7 +87,15 @@ async def test_manager_hears_of_stalled_deal_and_its_end_by_slack_and_email_once
             kinds = sorted(part.get_content_type() for part in mail.walk())
             assert "text/plain" in kinds and "text/html" in kinds
 
-            # a restart (SIGKILL, the hard one) sends nothing again
+            # a restart (SIGKILL, the hard one) once both deliveries are in the delivery log
+            # sends nothing again. (A kill between a receiver's answer and that record is
+            # the in-flight case: test_notify_delivery_live covers it.)
+            for receiver in ("mgr-slack", "mgr-email"):
+                await wait_metric(
+                    worker,
+                    f'salespulse_notifications_delivered_total{{kind="firing",receiver="{receiver}"}}'
+                    " 1.0",
+                )
             worker.stop(signal.SIGKILL)
             worker.start()
             worker.wait_ready()
