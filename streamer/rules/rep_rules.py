@@ -252,6 +252,7 @@ def activity_barometer(x: RepInputs) -> Verdict | None:
             "deal_size_avg": _r(size, 2),
             "win_rate": _r(win_rate),
             "weeks_left": _r(weeks_left, 2),
+            "closed_deals": history.closed,  # the sample behind win rate and deal size
         },
     )
 
