@@ -198,8 +198,16 @@ def pipeline_load(x: RepInputs) -> Verdict | None:
     rule = x.rules.pipeline_load
     n = sum(1 for d in x.state.deals.values() if d.is_open)
     high = n > rule.max_open
+    if rule.min_open <= n <= rule.max_open:  # what a resolution says: not "thin"
+        return Verdict(
+            False,
+            "info",
+            f"Rep {x.state.rep_id}: pipeline back in range",
+            f"{n} open deals, within the {rule.min_open} to {rule.max_open} a rep can work.",
+            {"open_deals": n, "max_open": rule.max_open, "min_open": rule.min_open},
+        )
     return Verdict(
-        not rule.min_open <= n <= rule.max_open,
+        True,
         "warning" if high else "info",
         f"Rep {x.state.rep_id}: pipeline {'overloaded' if high else 'thin'}",
         f"{n} open deals, {'above' if high else 'below'} the "
