@@ -18,16 +18,29 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sortedcontainers import SortedList
+
 from schemas import ActivityLogged, Alert, AlertSubject, DealEvent, RepUpserted
 
 from .figures import TeamSums
 from .rules.alerting import AlertDraft
 from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
-from .rules.follow_up_gap import evaluate_gap, gap_anchor
+from .rules.follow_up_gap import judge_spell, resolve_gap, spell_starts
 from .settings import RulesSettings, Settings, rules_for_team
 from .state.deal import DealState, apply_deal_event, apply_touch
 from .state.rep import DealSummary, summarize
-from .state.stage_stats import StageKey, StageStat, StageStats, combine, from_wire
+from .state.stage_stats import (
+    StageDays,
+    StageKey,
+    StageStat,
+    StageStats,
+    as_of,
+    combine,
+    day_of,
+    from_wire,
+    to_wire,
+    total,
+)
 from .state.stall_index import StallIndex
 from .timeutil import DAY, from_epoch, to_epoch
 
@@ -53,14 +66,14 @@ class PartitionSnapshot:
 
     partition: int
     watermark: float | None
-    stages: Mapping[StageKey, StageStat]
+    stages: StageDays
     open_deals: Mapping[StageKey, int] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
             "watermark": self.watermark,
-            "stages": {k: [v.total_seconds, v.count] for k, v in sorted(self.stages.items())},
+            "stages": to_wire(self.stages),
             "open_deals": dict(sorted(self.open_deals.items())),
         }
 
@@ -152,11 +165,12 @@ class DealEngine:
         self.deals = deals
         self.view = view
         self.stalls: dict[int, StallIndex] = {}
-        self.gaps: dict[int, StallIndex] = {}
+        self.gaps: dict[int, SpellIndex] = {}
         self.partials: dict[int, StageStats] = {}
         self.watermarks: dict[int, float] = {}
         self.outbox: list[tuple[str, DealSummary]] = []
-        self._stats_cache: dict[StageKey, StageStat] | None = None
+        self._stats_cache: StageDays | None = None
+        self._prefix: dict[StageKey, Any] | None = None
         self._rules: dict[str | None, RulesSettings] = {}
 
     # --- ownership -------------------------------------------------------------------
@@ -174,7 +188,7 @@ class DealEngine:
             return 0
         for partition in wanted:
             self.stalls[partition] = StallIndex()
-            self.gaps[partition] = StallIndex()
+            self.gaps[partition] = SpellIndex()
             self.partials[partition] = StageStats()
         count = 0
         for deal in list(self.deals.values()):
@@ -209,20 +223,21 @@ class DealEngine:
     def _index(self, deal: DealState) -> None:
         team = self.team_of(deal) or ""
         rules = self.rules_for(team or None)
+        entered = deal.entered_at
         stage_group = (
-            f"{team}{_SEP}{deal.pipeline}/{deal.stage}"
-            if deal.is_open and rules.deal_stalled.enabled
+            f"{team}{_SEP}{day_of(entered)}{_SEP}{deal.pipeline}/{deal.stage}"
+            if deal.is_open and rules.deal_stalled.enabled and entered is not None
             else None
         )
         self.stalls[deal.partition].put(
             deal.deal_id, stage_group, deal.entered_at, deal.stalled is not None
         )
-        anchor = gap_anchor(deal, rules.follow_up_gap)
-        if deal.gap is not None and anchor is None:
-            anchor = deal.gap.since  # keep it findable until its resolution is sent
-        self.gaps[deal.partition].put(
-            deal.deal_id, team if anchor is not None else None, anchor, deal.gap is not None
-        )
+        quiet = rules.follow_up_gap.quiet_days * DAY
+        gaps = self.gaps[deal.partition]
+        if rules.follow_up_gap.enabled:
+            for start in spell_starts(deal, deal.gap_checked):
+                gaps.add(deal.deal_id, start, start + quiet)
+        gaps.set_open(deal.deal_id, deal.gap is not None)
 
     # --- time ------------------------------------------------------------------------
     def observe(self, partition: int, occurred_at: float) -> None:
@@ -241,27 +256,37 @@ class DealEngine:
         return max(marks) - self.settings.allowed_lateness_seconds
 
     # --- statistics ------------------------------------------------------------------
-    def stage_stats(self) -> dict[StageKey, StageStat]:
-        """Global statistics: own partitions live, others from their snapshots."""
+    def stage_days(self) -> StageDays:
+        """Global statistics by day: own partitions live, others from their snapshots."""
         if self._stats_cache is None:
-            parts: list[Mapping[StageKey, StageStat]] = [
-                p.snapshot() for p in self.partials.values()
-            ]
+            parts: list[StageDays] = [p.snapshot() for p in self.partials.values()]
             parts += [s.stages for p, s in self.view.snapshots.items() if p not in self.partials]
             self._stats_cache = combine(parts)
+            self._prefix = None
         return self._stats_cache
+
+    def stage_stats(self) -> dict[StageKey, StageStat]:
+        """All completed visits per stage, over every partition (``stage_avg_days``)."""
+        return total(self.stage_days())
 
     def invalidate_stats(self) -> None:
         self._stats_cache = None
 
-    def baseline_for(self, key: StageKey, team: str | None = None) -> StageBaseline:
+    def baseline_for(self, key: StageKey, team: str | None, entered: float) -> StageBaseline:
+        """What was normal for the stage when the deal entered it (visits ended before that
+        day): the same whenever, and wherever, the decision is taken."""
+        days = self.stage_days()
+        if self._prefix is None:
+            self._prefix = as_of(days)
+        prefix = self._prefix.get(key)
+        stat = prefix.before(day_of(entered)) if prefix is not None else None
         stage = key.split("/", 1)[1] if "/" in key else key
-        return baseline(self.stage_stats().get(key), stage, self.rules_for(team).deal_stalled)
+        return baseline(stat, stage, self.rules_for(team).deal_stalled)
 
     def snapshot(self, partition: int) -> PartitionSnapshot:
         counts: dict[StageKey, int] = {}
         for group, n in self.stalls[partition].counts().items():
-            key = group.split(_SEP, 1)[1]
+            key = group.split(_SEP, 2)[2]
             counts[key] = counts.get(key, 0) + n
         return PartitionSnapshot(
             partition, self.watermarks.get(partition), self.partials[partition].snapshot(), counts
@@ -286,7 +311,7 @@ class DealEngine:
             # The topic was re-partitioned: the deal now lives where its events arrive.
             if old.partition in self.stalls:
                 self.stalls[old.partition].discard(old.deal_id)
-                self.gaps[old.partition].discard(old.deal_id)
+                self.gaps[old.partition].set_open(old.deal_id, False)
                 self.partials[old.partition].add(old, -1)
             return None, replace(deal, partition=partition)
         return old, deal
@@ -304,7 +329,7 @@ class DealEngine:
         base_old, deal = self._rehome(old, deal, partition)
         self.partials[partition].replace(base_old, deal)
         self._stats_cache = None
-        deal, drafts = self._settle(deal, now)
+        deal, drafts = self._settle(old, deal, to_epoch(event.occurred_at), now)
         self._store(old, deal)
         return True, drafts
 
@@ -320,28 +345,54 @@ class DealEngine:
         base_old, deal = self._rehome(old, deal, partition)
         if base_old is None and old is not None:
             self.partials[partition].replace(None, deal)
-        deal, drafts = self._settle(deal, now)
+        deal, drafts = self._settle(old, deal, to_epoch(event.occurred_at), now)
         self._store(old, deal)
         return True, drafts
 
-    def _settle(self, deal: DealState, now: float) -> tuple[DealState, list[AlertDraft]]:
-        """End the episodes an event ended (a move ends a stall, a touch ends a gap)."""
+    def _settle(
+        self, old: DealState | None, deal: DealState, event_at: float, now: float
+    ) -> tuple[DealState, list[AlertDraft]]:
+        """Episodes an event ends (a move ends a stall, a touch ends a gap).
+
+        A stay that crossed its stall threshold and ended before any tick saw it is still
+        reported, as a firing and its resolution: whether an episode exists must not
+        depend on when ticks happen to come. (Stage moves of a deal arrive in order on its
+        partition, so this is the same live and in a replay. Touches come from the rep
+        side, in an order that is not, so a quiet spell is only ever found by ticks.)
+        """
         drafts: list[AlertDraft] = []
         rules = self.rules_for(self.team_of(deal))
+        if old is not None and old.is_open and old.stalled is None and old.entered_at is not None:
+            for visit in deal.visits():
+                if visit.stage == old.stage and visit.entered == old.entered_at:
+                    base = self.baseline_for(
+                        f"{old.pipeline}/{old.stage}", self.team_of(old), visit.entered
+                    )
+                    if visit.seconds > base.threshold_seconds:
+                        fired, draft = evaluate_stalled(old, visit.left, base, rules.deal_stalled)
+                        if draft is not None:
+                            deal = replace(deal, stalled=fired.stalled)
+                            drafts.append(draft)
+                    break
         if deal.stalled is not None and (
             deal.stage != deal.stalled.stage or deal.entered_at != deal.stalled.entered
         ):
             deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), rules.deal_stalled)
             if draft is not None:
                 drafts.append(draft)
-        if deal.gap is not None and gap_anchor(deal, rules.follow_up_gap) != deal.gap.since:
-            deal, draft = evaluate_gap(deal, now, rules.follow_up_gap)
+        if deal.gap is not None:
+            deal, draft = resolve_gap(deal, rules.follow_up_gap)
             if draft is not None:
                 drafts.append(draft)
         return deal, drafts
 
     def _deal_baseline(self, deal: DealState) -> StageBaseline:
-        return self.baseline_for(f"{deal.pipeline}/{deal.stage}", self.team_of(deal))
+        """The baseline of the stay an open episode is about, else of the current stay."""
+        if deal.stalled is not None:
+            key, entered = f"{deal.pipeline}/{deal.stalled.stage}", deal.stalled.entered
+        else:
+            key, entered = f"{deal.pipeline}/{deal.stage}", deal.entered_at or 0.0
+        return self.baseline_for(key, self.team_of(deal), entered)
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Evaluate the time-based deal rules of one partition as of ``now``.
@@ -354,12 +405,10 @@ class DealEngine:
 
         def stall_threshold(group: str) -> float:
             if group not in thresholds:
-                team, key = group.split(_SEP, 1)
-                thresholds[group] = self.baseline_for(key, team or None).threshold_seconds
+                team, day, key = group.split(_SEP, 2)
+                base = self.baseline_for(key, team or None, int(day) * DAY)
+                thresholds[group] = base.threshold_seconds
             return thresholds[group]
-
-        def gap_threshold(team: str) -> float:
-            return self.rules_for(team or None).follow_up_gap.quiet_days * DAY
 
         stalls, gaps = self.stalls[partition], self.gaps[partition]
         drafts: list[AlertDraft] = []
@@ -374,15 +423,15 @@ class DealEngine:
             if draft is not None:
                 self._store(None, deal, summarize_it=False)
                 drafts.append(draft)
-        for deal_id in [*gaps.due(now, gap_threshold), *gaps.no_longer_due(now, gap_threshold)]:
+        for deal_id, start in gaps.due(now):
             deal = self._load(deal_id)
-            if deal is None:
-                gaps.discard(deal_id)
+            if deal is None or (deal.gap_checked is not None and start <= deal.gap_checked):
                 continue
-            deal, draft = evaluate_gap(deal, now, self.rules_for(self.team_of(deal)).follow_up_gap)
-            if draft is not None:
-                self._store(None, deal, summarize_it=False)
-                drafts.append(draft)
+            rule = self.rules_for(self.team_of(deal)).follow_up_gap
+            judged, found = judge_spell(deal, start, now, rule)
+            if judged is not deal:
+                self._store(None, judged, summarize_it=False)
+                drafts.extend(found)
         return drafts
 
     # --- alerts ----------------------------------------------------------------------
@@ -404,11 +453,44 @@ class DealEngine:
     def firing(self) -> dict[str, int]:
         return {
             "deal_stalled": sum(i.firing_count() for i in self.stalls.values()),
-            "follow_up_gap": sum(i.firing_count() for i in self.gaps.values()),
+            "follow_up_gap": sum(i.open_count() for i in self.gaps.values()),
         }
 
 
 _SEP = "\x1f"
+
+
+class SpellIndex:
+    """Quiet spells of one partition's deals by the moment they can be judged."""
+
+    __slots__ = ("_due", "_open", "_queued")
+
+    def __init__(self) -> None:
+        self._due: SortedList = SortedList()  # (judge_at, deal_id, start)
+        self._queued: set[tuple[str, float]] = set()
+        self._open: set[str] = set()
+
+    def add(self, deal_id: str, start: float, judge_at: float) -> None:
+        if (deal_id, start) not in self._queued:
+            self._queued.add((deal_id, start))
+            self._due.add((judge_at, deal_id, start))
+
+    def due(self, now: float) -> list[tuple[str, float]]:
+        """Take the spells whose threshold ``now`` has passed, oldest first."""
+        ready = list(self._due.irange(maximum=(now, "")))
+        for entry in ready:
+            self._due.remove(entry)
+            self._queued.discard((entry[1], entry[2]))
+        return [(deal_id, start) for _, deal_id, start in ready]
+
+    def set_open(self, deal_id: str, is_open: bool) -> None:
+        if is_open:
+            self._open.add(deal_id)
+        else:
+            self._open.discard(deal_id)
+
+    def open_count(self) -> int:
+        return len(self._open)
 
 
 def finish_alert(view: SharedView, draft: AlertDraft, emitted_at: float) -> Alert:

@@ -89,6 +89,54 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> TopicLa
                 if asyncio.get_running_loop().time() > deadline:
                     raise TopicSetupError(f"topic {topic} has no partition leaders yet")
                 await asyncio.sleep(0.2)
-        return TopicLayout(*counts)
+        layout = TopicLayout(*counts)
+        await _ensure_internal(admin, settings, layout, set(await admin.list_topics()))
+        return layout
     finally:
         await admin.close()
+
+
+def internal_topics(
+    settings: Settings, layout: TopicLayout
+) -> dict[str, tuple[int, dict[str, str]]]:
+    """The worker's own topics: name -> (partitions, configs). Each side's internal topics
+    share its input topic's partition count, so partition n of both is assigned together."""
+    app = settings.app_id
+    hour_ms = str(3600 * 1000)
+    return {
+        f"{app}-deal-events": (layout.deals, {}),
+        f"{app}-rep-events": (layout.reps, {}),
+        f"{app}-ticks": (layout.deals, {"retention.ms": hour_ms}),
+        f"{app}-rep-ticks": (layout.reps, {"retention.ms": hour_ms}),
+        f"{app}-partition-stats": (1, {"cleanup.policy": "compact"}),
+    }
+
+
+async def _ensure_internal(
+    admin: AIOKafkaAdminClient, settings: Settings, layout: TopicLayout, existing: set[str]
+) -> None:
+    wanted = internal_topics(settings, layout)
+    missing = [
+        NewTopic(
+            name=name,
+            num_partitions=partitions,
+            replication_factor=settings.replication_factor,
+            topic_configs=configs,
+        )
+        for name, (partitions, configs) in wanted.items()
+        if name not in existing
+    ]
+    if missing:
+        await admin.create_topics(missing)
+        log.info("internal_topics_created", topics=[t.name for t in missing])
+    if {t.name for t in missing} != set(wanted):
+        described = await admin.describe_topics([n for n in wanted if n in existing])
+        for topic in described:
+            have = len(topic.get("partitions") or [])
+            want = wanted[topic["topic"]][0]
+            if have != want:
+                raise TopicSetupError(
+                    f"internal topic {topic['topic']} has {have} partitions but its side has "
+                    f"{want}: the input topics were re-partitioned; give the worker a new "
+                    "app_id (SALESPULSE_APP_ID) so its internal topics and tables start anew"
+                )

@@ -64,6 +64,7 @@ class RepEngine:
         self.watermarks: dict[int, float] = {}
         self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
+        self._teams_cache: tuple[float, dict[str, TeamSums], dict[str, Windows]] | None = None
         rules = settings.rules
         windows = [
             rules.activity_drop.window_days + 7 * rules.activity_drop.baseline_weeks,
@@ -111,6 +112,7 @@ class RepEngine:
             self.rep_ids.pop(partition, None)
             self.watermarks.pop(partition, None)
             self.team_sums.pop(partition, None)
+        self._teams_cache = None
 
     # --- time ------------------------------------------------------------------------
     def observe(self, partition: int, occurred_at: float) -> None:
@@ -230,16 +232,29 @@ class RepEngine:
             sums.setdefault(team, TeamSums()).add_rep(rep_figures(w, as_of))
         return sums
 
-    def teams_total(self, partition: int, own: dict[str, TeamSums]) -> dict[str, TeamSums]:
-        """Own partition's sums plus the newest of every other partition's."""
-        total: dict[str, TeamSums] = {}
-        parts: list[dict[str, TeamSums]] = [own]
-        parts += [sums for p, (_, sums) in self.team_sums.items() if p != partition]
-        parts += [s.teams for p, s in self.view.rep_snapshots.items() if p not in self.rep_ids]
-        for part in parts:
-            for team, sums in part.items():
-                total.setdefault(team, TeamSums()).add(sums)
-        return total
+    def teams_at(self, as_of: float) -> tuple[dict[str, TeamSums], dict[str, Windows]]:
+        """Every team's sums at a boundary: all owned partitions computed at that very
+        boundary (once per boundary), plus the newest snapshot of every other partition.
+
+        Figures at a boundary only count what happened before it, so computing them once
+        for all owned partitions gives the same baseline to every rep, whichever
+        partition's tick comes first.
+        """
+        if self._teams_cache is None or self._teams_cache[0] != as_of:
+            windows: dict[str, Windows] = {}
+            for partition in sorted(self.rep_ids):
+                self.team_sums[partition] = (
+                    as_of,
+                    self.local_team_sums(partition, as_of, windows),
+                )
+            total: dict[str, TeamSums] = {}
+            parts = [sums for _, sums in self.team_sums.values()]
+            parts += [s.teams for p, s in self.view.rep_snapshots.items() if p not in self.rep_ids]
+            for part in parts:
+                for team, sums in part.items():
+                    total.setdefault(team, TeamSums()).add(sums)
+            self._teams_cache = (as_of, total, windows)
+        return self._teams_cache[1], self._teams_cache[2]
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Judge every rep of the partition at every boundary up to ``now``; prune old state.
@@ -260,10 +275,7 @@ class RepEngine:
                 pending.setdefault(first + i * self.interval, []).append(rep_id)
         drafts: list[AlertDraft] = []
         for as_of in sorted(pending):
-            windows: dict[str, Windows] = {}
-            own = self.local_team_sums(partition, as_of, windows)
-            self.team_sums[partition] = (as_of, own)
-            teams = self.teams_total(partition, own)
+            teams, windows = self.teams_at(as_of)
             for rep_id in pending[as_of]:
                 state = self.rep(rep_id)
                 assert state is not None

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import EventRejected, RepUpserted, parse_event
 
-from .engine import PartitionSnapshot, SharedView
+from .engine import PartitionSnapshot, RepPartitionSnapshot, SharedView
 from .kafka_admin import client_options
 from .logs import get_logger
 from .settings import Settings
@@ -86,8 +86,9 @@ class SharedFeed:
         if value is None:
             return
         if topic == self.stats_topic:
+            kind = RepPartitionSnapshot if key and key.startswith(b"r") else PartitionSnapshot
             try:
-                self.view.put_snapshot(PartitionSnapshot.from_wire(json.loads(value)))
+                self.view.put_snapshot(kind.from_wire(json.loads(value)))
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("partition_stats_unreadable", key=key, error=str(error))
             return

@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -352,9 +353,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         if isinstance(event, ActivityLogged):
             changed, drafts = deals.on_touch(event, partition, now or _event_now(occurred))
         else:
-            if event.amount is not None and event.currency is not None:
-                if settings.to_reporting(event.amount, event.currency)[1]:
-                    metrics.unconverted_amounts.labels(event.currency).inc()
+            amount, currency = event.amount, event.currency
+            if amount is not None and currency and settings.to_reporting(amount, currency)[1]:
+                metrics.unconverted_amounts.labels(currency).inc()
             deals.observe(partition, occurred)
             now = now if now is not None else deal_clock(partition)
             assert now is not None
@@ -527,6 +528,52 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     # Read at every scrape, so the gauge is true without anyone polling /ready.
     metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
+
+    watched = {
+        names.deals,
+        names.activities,
+        names.org,
+        names.quotas,
+        names.commands,
+        deal_events.get_topic_name(),
+        rep_events.get_topic_name(),
+    }
+
+    @app.page("/progress")
+    async def progress_page(web: Any, request: Any) -> Any:
+        """What this worker has processed: the last offset per input and internal
+        partition, and the messages behind its own view of the high watermarks."""
+        lag = 0
+        assigned = app.consumer.assignment() if app.consumer else set()
+        for tp in assigned:
+            if tp.topic not in watched:
+                continue
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - (offsets.get(tp, -1) + 1))
+        processed = {f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()}
+        return web.json(
+            {
+                "lag": lag,
+                "assigned": len(assigned),
+                "ready": is_ready(),
+                "processed": processed,
+                "unsent": app.producer.buffer.size if app.producer else 0,
+            }
+        )
+
+    @app.page("/kpis")
+    async def kpis_page(web: Any, request: Any) -> Any:
+        """The KPI report (as ``replay --report`` writes it) of this worker's state, as of
+        ``?as_of=<RFC 3339>`` or the rule time of now."""
+        raw = request.query.get("as_of")
+        if raw:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        else:
+            moment = rep_clock(min(reps.owned)) if reps.owned else None
+            if moment is None:
+                return web.json({"error": "no events yet"}, status=503)
+        return web.json(build_report(deals, reps, moment))
 
     @app.page("/ready")
     async def ready_page(web: Any, request: Any) -> Any:

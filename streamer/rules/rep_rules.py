@@ -196,7 +196,7 @@ def win_rate_outlier(x: RepInputs) -> Verdict | None:
 
 def pipeline_load(x: RepInputs) -> Verdict | None:
     rule = x.rules.pipeline_load
-    n = sum(1 for d in x.state.deals.values() if d.is_open)
+    n = sum(1 for d in x.state.deals.values() if d.open_at(x.as_of))
     high = n > rule.max_open
     if rule.min_open <= n <= rule.max_open:  # what a resolution says: not "thin"
         return Verdict(

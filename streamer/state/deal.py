@@ -115,6 +115,7 @@ class DealState:
     stalled: StalledEpisode | None = None
     touches: tuple[Touch, ...] = ()
     gap: GapEpisode | None = None
+    gap_checked: float | None = None  # the last quiet spell (by its start) judged
     revision: int = 0  # grows with every change; orders the deal's summaries downstream
 
     # --- derived -----------------------------------------------------------------
@@ -215,6 +216,8 @@ class DealState:
             data["t"] = [[t.at, t.event_id, t.follow_up] for t in self.touches]
         if self.gap is not None:
             data["g"] = [self.gap.alert_id, self.gap.since, self.gap.started_at]
+        if self.gap_checked is not None:
+            data["gc"] = self.gap_checked
         if self.revision:
             data["v"] = self.revision
         return data
@@ -231,6 +234,7 @@ class DealState:
             stalled=StalledEpisode(*stalled) if stalled else None,
             touches=tuple(Touch(at, eid, fu) for at, eid, fu in data.get("t", ())),
             gap=GapEpisode(*data["g"]) if data.get("g") else None,
+            gap_checked=data.get("gc"),
             revision=data.get("v", 0),
         )
 

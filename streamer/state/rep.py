@@ -54,10 +54,19 @@ class DealSummary:
     exits: tuple[tuple[str, float, bool], ...]
     follow_ups: int
     revision: int
+    opened_at: float | None = None  # the deal's first known moment (created or first move)
 
     @property
     def won(self) -> bool:
         return self.stage == "won"
+
+    def open_at(self, moment: float) -> bool:
+        """Whether the deal was open at ``moment`` (from its own timestamps, so the answer
+        does not depend on what has been processed since)."""
+        start = self.created_at if self.created_at is not None else self.opened_at
+        if start is None or start >= moment:
+            return False
+        return self.closed_at is None or self.closed_at >= moment
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +85,7 @@ class DealSummary:
             "exits": [list(e) for e in self.exits],
             "follow_ups": self.follow_ups,
             "revision": self.revision,
+            "opened_at": self.opened_at,
         }
 
     @classmethod
@@ -102,6 +112,7 @@ def summarize(deal: DealState) -> DealSummary:
         exits=tuple(deal.exits()),
         follow_ups=deal.follow_ups,
         revision=deal.revision,
+        opened_at=deal.marks[0].at if deal.marks else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Learned time-in-stage: sums and counts of completed stage visits.
+"""Learned time-in-stage: sums and counts of completed stage visits, by day.
 
 The statistics are *derived* from deal states, never stored on their own: a
 partition's figures are the sum of its deals' completed visits, kept up to
@@ -6,25 +6,50 @@ date by subtracting a deal's old contribution and adding its new one. So they
 are exactly as idempotent as the deal state itself, and a worker rebuilds them
 from its tables after a restart or rebalance.
 
-Partitions' figures are combined into the global average by
-:func:`combine`: each worker publishes its partitions' :class:`StageStats`
-snapshots, and every worker adds up the newest snapshot of every partition.
+Visits are counted by the UTC day they ended. A decision about a deal uses
+the statistics *as of the day the deal entered its stage* (visits that ended
+before that day), so it does not depend on when the decision is taken or on
+what else has been processed by then: a live worker and a replay of the same
+events set the same threshold for the same stay.
+
+Partitions' figures are combined by adding them up day by day
+(:func:`combine`): each worker publishes its partitions' snapshots, and every
+worker adds up the newest snapshot of every partition.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..timeutil import DAY
 from .deal import DealState
 
-__all__ = ["StageKey", "StageStat", "StageStats", "combine", "stage_key"]
+__all__ = [
+    "StageDays",
+    "StageKey",
+    "StageStat",
+    "StageStats",
+    "as_of",
+    "combine",
+    "day_of",
+    "from_wire",
+    "stage_key",
+    "to_wire",
+    "total",
+]
 
 StageKey = str  # "<pipeline>/<stage>", the contract's KPI key for stages
+StageDays = dict[StageKey, dict[int, tuple[float, int]]]  # key -> day number -> (sum, count)
 
 
 def stage_key(pipeline: str, stage: str) -> StageKey:
     return f"{pipeline}/{stage}"
+
+
+def day_of(t: float) -> int:
+    return int(t // DAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,49 +63,103 @@ class StageStat:
 
 
 class StageStats:
-    """Running sums of completed visits per stage for one partition."""
+    """Running sums of completed visits per stage and day for one partition."""
 
     __slots__ = ("_sums",)
 
     def __init__(self) -> None:
-        self._sums: dict[StageKey, list[float]] = {}
+        self._sums: dict[StageKey, dict[int, list[float]]] = {}
 
     def add(self, deal: DealState | None, sign: int = 1) -> None:
         if deal is None:
             return
         pipeline = deal.pipeline
         for visit in deal.visits():
-            entry = self._sums.setdefault(stage_key(pipeline, visit.stage), [0.0, 0])
+            key = stage_key(pipeline, visit.stage)
+            days = self._sums.setdefault(key, {})
+            day = day_of(visit.left)
+            entry = days.setdefault(day, [0.0, 0])
             entry[0] += sign * visit.seconds
             entry[1] += sign
             if entry[1] == 0:
                 # no visits left: drop rounding residue with the key
-                del self._sums[stage_key(pipeline, visit.stage)]
+                del days[day]
+                if not days:
+                    del self._sums[key]
 
     def replace(self, old: DealState | None, new: DealState | None) -> None:
         self.add(old, -1)
         self.add(new, 1)
 
-    def snapshot(self) -> dict[StageKey, StageStat]:
-        return {key: StageStat(s, int(c)) for key, (s, c) in self._sums.items()}
+    def snapshot(self) -> StageDays:
+        return {
+            key: {day: (s, int(c)) for day, (s, c) in days.items()}
+            for key, days in self._sums.items()
+        }
 
-    def to_wire(self) -> dict[StageKey, list[float]]:
-        return {key: [s, int(c)] for key, (s, c) in sorted(self._sums.items())}
+
+def to_wire(days: StageDays) -> dict[str, dict[str, list[float]]]:
+    return {
+        key: {str(day): [s, c] for day, (s, c) in sorted(by_day.items())}
+        for key, by_day in sorted(days.items())
+    }
 
 
-def from_wire(data: Mapping[str, Iterable[float]]) -> dict[StageKey, StageStat]:
-    result = {}
-    for key, (total, count) in ((k, tuple(v)) for k, v in data.items()):
-        result[key] = StageStat(float(total), int(count))
+def from_wire(data: Mapping[str, Mapping[str, Iterable[float]]]) -> StageDays:
+    result: StageDays = {}
+    for key, by_day in data.items():
+        result[key] = {}
+        for day, values in by_day.items():
+            total_seconds, count = tuple(values)
+            result[key][int(day)] = (float(total_seconds), int(count))
     return result
 
 
-def combine(parts: Iterable[Mapping[StageKey, StageStat]]) -> dict[StageKey, StageStat]:
-    """Add up per-partition statistics into the global ones."""
-    totals: dict[StageKey, list[float]] = {}
+def combine(parts: Iterable[StageDays]) -> StageDays:
+    """Add up per-partition statistics, day by day."""
+    out: dict[StageKey, dict[int, list[float]]] = {}
     for part in parts:
-        for key, stat in part.items():
-            entry = totals.setdefault(key, [0.0, 0])
-            entry[0] += stat.total_seconds
-            entry[1] += stat.count
-    return {key: StageStat(s, int(c)) for key, (s, c) in totals.items()}
+        for key, by_day in part.items():
+            days = out.setdefault(key, {})
+            for day, (s, c) in by_day.items():
+                entry = days.setdefault(day, [0.0, 0])
+                entry[0] += s
+                entry[1] += c
+    return {
+        key: {day: (s, int(c)) for day, (s, c) in days.items() if c} for key, days in out.items()
+    }
+
+
+def total(days: StageDays) -> dict[StageKey, StageStat]:
+    """All visits ever completed, per stage (the KPI ``stage_avg_days``)."""
+    result = {}
+    for key, by_day in days.items():
+        s = sum(v[0] for v in by_day.values())
+        c = sum(v[1] for v in by_day.values())
+        if c:
+            result[key] = StageStat(s, c)
+    return result
+
+
+class _Prefix:
+    """Prefix sums of one stage's days, for as-of queries in O(log days)."""
+
+    __slots__ = ("counts", "days", "sums")
+
+    def __init__(self, by_day: Mapping[int, tuple[float, int]]) -> None:
+        self.days = sorted(by_day)
+        self.sums: list[float] = [0.0]
+        self.counts: list[int] = [0]
+        for day in self.days:
+            s, c = by_day[day]
+            self.sums.append(self.sums[-1] + s)
+            self.counts.append(self.counts[-1] + c)
+
+    def before(self, day: int) -> StageStat:
+        i = bisect_left(self.days, day)
+        return StageStat(self.sums[i], self.counts[i])
+
+
+def as_of(days: StageDays) -> dict[StageKey, _Prefix]:
+    """Index for :meth:`_Prefix.before`: statistics of visits ended before a day."""
+    return {key: _Prefix(by_day) for key, by_day in days.items()}

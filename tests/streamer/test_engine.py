@@ -93,7 +93,8 @@ def test_learned_averages_combine_own_partitions_with_other_workers_snapshots():
         other.on_deal_event(created(f"b{i}", 0, "proposal"), 1, to_epoch(at(0)))
         other.on_deal_event(moved(f"b{i}", 20, "proposal", "negotiation"), 1, to_epoch(at(20)))
     view.put_snapshot(PartitionSnapshot.from_wire(other.snapshot(1).to_wire()))
-    base = mine.baseline_for("default/proposal")
+    mine.invalidate_stats()  # as every tick does
+    base = mine.baseline_for("default/proposal", None, to_epoch(at(30)))
     assert base.learned and base.samples == 6
     assert base.avg_days == 15.0
 
@@ -194,3 +195,17 @@ def test_every_deal_change_is_summarised_for_old_and_new_owner():
         ("rep-b", "rep-b", "negotiation"),
         ("rep-a", "rep-b", "negotiation"),
     ]
+
+
+def test_a_stall_that_ended_before_any_tick_is_still_reported_with_its_end():
+    e = engine()
+    e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
+    # no tick while it sat in proposal for 40 days; the move reveals the stall
+    changed, drafts = e.on_deal_event(
+        moved("d1", 40, "proposal", "negotiation"), 0, to_epoch(at(40))
+    )
+    assert [(d.status, d.alert_id) for d in drafts] == [
+        ("firing", "deal_stalled:d1:2026-11-01T09:00:00Z"),
+        ("resolved", "deal_stalled:d1:2026-11-01T09:00:00Z"),
+    ]
+    assert drafts[1].resolved_at == to_epoch(at(40))

@@ -1,0 +1,150 @@
+"""The same events through a real worker and through replay give the same alerts and KPIs.
+
+Events are fed to Kafka one simulated day at a time, each day once the worker has
+caught up with the one before, as a live CRM feed arrives; the allowed lateness
+covers the order in which the worker's two sides see a day's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streamer.kafka_admin import ensure_topics
+from streamer.replay import Replay
+from streamer.settings import RulesSettings
+from streamer.simulate import SimConfig, generate
+from streamer.timeutil import DAY, iso
+
+from .kafka_helpers import Collector, isolated_settings, produce
+
+pytestmark = pytest.mark.kafka
+
+
+def get_json(worker, path: str) -> dict:
+    url = f"http://127.0.0.1:{worker.settings.web_port}{path}"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, int]:
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+    ends = await consumer.end_offsets(tps)
+    return {f"{tp.topic}:{tp.partition}": end for tp, end in ends.items() if end > 0}
+
+
+async def wait_caught_up(worker, consumer: AIOKafkaConsumer, timeout: float = 90.0) -> None:
+    """Until the worker has processed every message on its input and internal topics,
+    as the brokers count them (forwarding adds messages, so check twice in a row)."""
+    s = worker.settings
+    topics = [s.topics.deals, s.topics.activities, s.topics.quotas, s.topics.org,
+              f"{s.app_id}-deal-events", f"{s.app_id}-rep-events"]
+    deadline = time.monotonic() + timeout
+    in_a_row = 0
+    while time.monotonic() < deadline:
+        ends = await end_offsets(consumer, topics)
+        progress = get_json(worker, "/progress")
+        processed = progress["processed"]
+        done = progress["unsent"] == 0 and all(
+            processed.get(tp, -1) + 1 >= end for tp, end in ends.items()
+        )
+        in_a_row = in_a_row + 1 if done else 0
+        if in_a_row >= 5:  # forwarded messages may still be on their way for a moment
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"worker did not catch up in {timeout}s\n{worker.tail()}")
+
+
+def approx_equal(a, b, path="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        diffs = [f"{path}/{k}: only in {'live' if k in a else 'replay'}" for k in a.keys() ^ b.keys()]
+        for k in a.keys() & b.keys():
+            diffs += approx_equal(a[k], b[k], f"{path}/{k}")
+        return diffs
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None or abs(a - b) > 1e-6 * max(1.0, abs(a), abs(b)):
+            return [f"{path}: live {a} != replay {b}"]
+        return []
+    return [] if a == b else [f"{path}: live {a!r} != replay {b!r}"]
+
+
+async def test_worker_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_path):
+    settings = isolated_settings(
+        tmp_path,
+        clock="event",
+        allowed_lateness_seconds=DAY,
+        rules=RulesSettings().model_dump(),  # every rule on, with its defaults
+    )
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    events = list(generate(SimConfig(seed=11, reps=6, days=45, start=start)))
+    assert len(events) > 5_000
+
+    # replay first: the alerts and the KPIs as of the last event
+    replayed: list = []
+    replay = Replay(settings, emit=replayed.append)
+    for event in events:
+        replay.feed_line(json.dumps(event.value))
+    replay.finish()
+    report = replay.report()
+    expected = {(a.alert_id, a.status, a.severity) for a in replayed}
+    rules_seen = {a.rule for a in replayed}
+    assert len(expected) > 20 and len(rules_seen) >= 4, rules_seen
+
+    await ensure_topics(settings)
+    worker = make_worker(settings)
+    worker.start()
+    worker.wait_ready()
+    topics = settings.topics
+    offsets_reader = AIOKafkaConsumer(
+        topics.deals, topics.activities, topics.quotas, topics.org,
+        f"{settings.app_id}-deal-events", f"{settings.app_id}-rep-events",
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+    )
+    await offsets_reader.start()  # reads nothing; knows the partitions, asks for end offsets
+    offsets_reader.pause(*offsets_reader.assignment())
+    async with Collector(settings, topics.alerts) as alerts:
+        by_day = itertools.groupby(events, key=lambda e: e.value["occurred_at"][:10])
+        for _, day_events in by_day:
+            await produce(
+                settings,
+                [
+                    (getattr(topics, e.topic), e.key.encode(), json.dumps(e.value).encode())
+                    for e in day_events
+                ],
+            )
+            await wait_caught_up(worker, offsets_reader)
+
+        def live_set(records):
+            return {
+                (v["alert_id"], v["status"], v["severity"])
+                for v in (json.loads(r.value) for r in records)
+            }
+
+        def difference() -> str:
+            live = live_set(alerts.records)
+            return (
+                f"only live: {sorted(live - expected)[:15]}\n"
+                f"only replay: {sorted(expected - live)[:15]}"
+            )
+
+        await alerts.wait_for(
+            lambda rs: live_set(rs) >= expected, 120, "the replay's alerts from the worker",
+            difference,
+        )
+        await wait_caught_up(worker, offsets_reader)
+        live = live_set(alerts.records)
+    assert live == expected, {
+        "only live": sorted(live - expected)[:10],
+        "only replay": sorted(expected - live)[:10],
+    }
+    await offsets_reader.stop()
+    live_report = get_json(worker, f"/kpis?as_of={iso(replay.newest)}")
+    diffs = approx_equal(live_report, report)
+    assert not diffs, diffs[:20]
