@@ -302,10 +302,16 @@ class RepEngine:
             key = bucket_key(state.rep_id, day)
             if key in self.buckets:
                 del self.buckets[key]
+        # closed deals are kept for the longest deal window, and for as long as a quota
+        # period they may count towards is still running
+        keep_from = min(
+            [as_of - _DEAL_RETENTION]
+            + [q.period_start for q in state.quotas.values() if q.period_end > as_of]
+        )
         deals = {
             k: d
             for k, d in state.deals.items()
-            if d.is_open or d.closed_at is None or d.closed_at >= as_of - _DEAL_RETENTION
+            if d.is_open or d.closed_at is None or d.closed_at >= keep_from
         }
         leads = {
             k: v

@@ -283,11 +283,20 @@ class Settings(BaseSettings):
     )
     rep_rules_interval_seconds: float = Field(
         3600.0,
-        ge=60,
+        ge=3600,
         le=86400,
         description="rep rules are judged at every multiple of this interval of rule time; "
         "windows end there, so live workers and replays judge the very same instants",
     )
+
+    @field_validator("rep_rules_interval_seconds")
+    @classmethod
+    def _whole_hours(cls, value: float) -> float:
+        # activity buckets count by the hour, so windows must end on whole hours
+        if value % 3600:
+            raise ValueError("must be a whole number of hours (a multiple of 3600)")
+        return value
+
     kpi_rep_labels: bool = Field(
         True, description="export per-rep KPI series (turn off for very large organisations)"
     )

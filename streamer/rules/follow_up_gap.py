@@ -97,6 +97,8 @@ def _resolution(
     closed = deal.closed_at is not None and deal.closed_at <= at
     reason = f"closed as {deal.stage}" if closed else "touched again"
     days = (at - episode.since) / DAY
+    # the follow-ups the deal has had by the time the spell ended
+    spell = replace(spell, follow_ups=sum(1 for t in deal.touches if t.follow_up and t.at <= at))
     return _draft(
         deal,
         episode,

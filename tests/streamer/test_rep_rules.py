@@ -646,11 +646,6 @@ def test_engine_judges_each_boundary_fires_once_and_honours_team_overrides():
     assert resolved.metrics["open_deals"] == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine prunes deals closed more than 100 days ago, so wins early in a quota "
-    "period longer than that stop counting toward attainment",
-)
 def test_wins_early_in_a_yearly_quota_still_count_months_later():
     e = engine(load_settings(rep_rules_interval_seconds=86_400))
     e.on_quota(quota_event((date(2026, 1, 1), date(2027, 1, 1)), 100_000), 0)
