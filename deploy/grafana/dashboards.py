@@ -299,6 +299,19 @@ def sales_pulse() -> dashboard.Dashboard:
     )
     d = d.with_panel(
         bars(
+            "Quota pace per rep (attainment / elapsed share of the period)",
+            "1.0 is on pace: attainment equal to the share of the quota period gone by. "
+            "quota_pace fires below 0.8 (critical below 0.5) once 20% of the period is gone.",
+            q(
+                f"max by (rep_id) (salespulse_rep_quota_attainment{{{REP}}})"
+                f" / max by (rep_id) (salespulse_rep_quota_period_elapsed{{{REP}}})",
+                "{{rep_id}}",
+                instant=True,
+            ),
+        )
+    )
+    d = d.with_panel(
+        bars(
             "Win rate per rep (90 days)",
             "Won / (won + lost), deals closed in the last 90 days.",
             q(f"max by (rep_id) (salespulse_rep_win_rate{{{REP}}})", "{{rep_id}}", instant=True),
