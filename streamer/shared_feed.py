@@ -35,6 +35,7 @@ class SharedFeed:
         self.stats_topic = stats_topic
         self.org_topic = settings.topics.org
         self.caught_up = asyncio.Event()
+        self.positions: dict[str, int] = {}  # "topic:partition" -> next offset to read
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """All partitions of both topics, waiting for topics the worker is still creating."""
@@ -72,6 +73,8 @@ class SharedFeed:
                 for tp, records in batches.items():
                     for record in records:
                         self._apply(tp.topic, record.key, record.value)
+                    if records:
+                        self.positions[f"{tp.topic}:{tp.partition}"] = records[-1].offset + 1
                     if tp in pending and records and records[-1].offset + 1 >= ends[tp]:
                         pending.discard(tp)
                 if pending and not self.caught_up.is_set():

@@ -235,6 +235,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     feed = SharedFeed(settings, view, stats_topic.get_topic_name())
     offsets: dict[TP, int] = {}
     published: dict[str, dict[str, Any]] = {}
+    publish_rounds = [0]  # completed publications of this worker's snapshots
     kpis = KpiExporter(settings, metrics)
 
     def caught_up(tp: TP) -> bool:
@@ -478,6 +479,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 await stats_topic.send(key=key.encode(), value=json.dumps(wire).encode())
                 published[key] = wire
         export_gauges()
+        publish_rounds[0] += 1
 
     def export_gauges() -> None:
         deals.invalidate_stats()
@@ -559,6 +561,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 "ready": is_ready(),
                 "processed": processed,
                 "unsent": app.producer.buffer.size if app.producer else 0,
+                "publish_rounds": publish_rounds[0],
+                "shared_view": feed.positions,
             }
         )
 

@@ -23,7 +23,7 @@ from streamer.settings import RulesSettings
 from streamer.simulate import SimConfig, generate
 from streamer.timeutil import DAY, iso
 
-from .kafka_helpers import Collector, isolated_settings, produce
+from .kafka_helpers import Collector, free_port, isolated_settings, produce
 
 pytestmark = pytest.mark.kafka
 
@@ -40,31 +40,62 @@ async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str
     return {f"{tp.topic}:{tp.partition}": end for tp, end in ends.items() if end > 0}
 
 
-async def wait_caught_up(worker, consumer: AIOKafkaConsumer, timeout: float = 90.0) -> None:
-    """Until the worker has processed every message on its input and internal topics,
-    as the brokers count them (forwarding adds messages, so check twice in a row)."""
-    s = worker.settings
-    topics = [s.topics.deals, s.topics.activities, s.topics.quotas, s.topics.org,
-              f"{s.app_id}-deal-events", f"{s.app_id}-rep-events"]
+async def wait_caught_up(workers, consumer: AIOKafkaConsumer, timeout: float = 90.0) -> None:
+    """Until the workers have processed every message on their input and internal topics,
+    as the brokers count them (forwarding adds messages, so check a few times in a row),
+    and, with several workers, until each has read the others' newest snapshots."""
+    s = workers[0].settings
+    topics = [
+        s.topics.deals,
+        s.topics.activities,
+        s.topics.quotas,
+        s.topics.org,
+        f"{s.app_id}-deal-events",
+        f"{s.app_id}-rep-events",
+    ]
     deadline = time.monotonic() + timeout
     in_a_row = 0
-    while time.monotonic() < deadline:
+    while True:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers did not catch up in {timeout}s\n{workers[0].tail()}")
         ends = await end_offsets(consumer, topics)
-        progress = get_json(worker, "/progress")
-        processed = progress["processed"]
-        done = progress["unsent"] == 0 and all(
+        progress = [get_json(w, "/progress") for w in workers]
+        processed: dict[str, int] = {}
+        for p in progress:
+            processed.update(p["processed"])
+        done = all(p["unsent"] == 0 for p in progress) and all(
             processed.get(tp, -1) + 1 >= end for tp, end in ends.items()
         )
         in_a_row = in_a_row + 1 if done else 0
         if in_a_row >= 5:  # forwarded messages may still be on their way for a moment
-            return
+            break
         await asyncio.sleep(0.2)
-    raise AssertionError(f"worker did not catch up in {timeout}s\n{worker.tail()}")
+    if len(workers) == 1:
+        return
+    rounds = [p["publish_rounds"] for p in progress]
+    while any(
+        get_json(w, "/progress")["publish_rounds"] < r + 2
+        for w, r in zip(workers, rounds, strict=True)
+    ):
+        if time.monotonic() > deadline:
+            raise AssertionError("workers did not publish their snapshots")
+        await asyncio.sleep(0.2)
+    stats = f"{s.app_id}-partition-stats"
+    wanted = await end_offsets(consumer, [stats])
+    while True:
+        views = [get_json(w, "/progress")["shared_view"] for w in workers]
+        if all(v.get(tp, 0) >= end for v in views for tp, end in wanted.items()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers did not read each other's snapshots: {views}")
+        await asyncio.sleep(0.2)
 
 
 def approx_equal(a, b, path="") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
-        diffs = [f"{path}/{k}: only in {'live' if k in a else 'replay'}" for k in a.keys() ^ b.keys()]
+        diffs = [
+            f"{path}/{k}: only in {'live' if k in a else 'replay'}" for k in a.keys() ^ b.keys()
+        ]
         for k in a.keys() & b.keys():
             diffs += approx_equal(a[k], b[k], f"{path}/{k}")
         return diffs
@@ -75,7 +106,10 @@ def approx_equal(a, b, path="") -> list[str]:
     return [] if a == b else [f"{path}: live {a!r} != replay {b!r}"]
 
 
-async def test_worker_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_path):
+@pytest.mark.parametrize("n_workers", [1, 2], ids=["one-worker", "two-workers"])
+async def test_workers_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_path, n_workers):
+    """One worker and replay: the same alerts and KPIs. Two workers sharing the
+    partitions: the same alerts again, and together the same per-rep KPIs."""
     settings = isolated_settings(
         tmp_path,
         clock="event",
@@ -98,14 +132,24 @@ async def test_worker_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_pa
     assert len(expected) > 20 and len(rules_seen) >= 4, rules_seen
 
     await ensure_topics(settings)
-    worker = make_worker(settings)
-    worker.start()
-    worker.wait_ready()
+    workers = []
+    for i in range(n_workers):
+        port = settings.web_port if i == 0 else free_port()
+        workers.append(make_worker(settings.model_copy(update={"web_port": port})))
+        workers[-1].start()
+    for worker in workers:
+        worker.wait_ready()
+    worker = workers[0]
     topics = settings.topics
     offsets_reader = AIOKafkaConsumer(
-        topics.deals, topics.activities, topics.quotas, topics.org,
-        f"{settings.app_id}-deal-events", f"{settings.app_id}-rep-events",
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+        topics.deals,
+        topics.activities,
+        topics.quotas,
+        topics.org,
+        f"{settings.app_id}-deal-events",
+        f"{settings.app_id}-rep-events",
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
     )
     await offsets_reader.start()  # reads nothing; knows the partitions, asks for end offsets
     offsets_reader.pause(*offsets_reader.assignment())
@@ -119,7 +163,7 @@ async def test_worker_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_pa
                     for e in day_events
                 ],
             )
-            await wait_caught_up(worker, offsets_reader)
+            await wait_caught_up(workers, offsets_reader)
 
         def live_set(records):
             return {
@@ -135,16 +179,28 @@ async def test_worker_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_pa
             )
 
         await alerts.wait_for(
-            lambda rs: live_set(rs) >= expected, 120, "the replay's alerts from the worker",
+            lambda rs: live_set(rs) >= expected,
+            120,
+            "the replay's alerts from the worker",
             difference,
         )
-        await wait_caught_up(worker, offsets_reader)
+        await wait_caught_up(workers, offsets_reader)
         live = live_set(alerts.records)
     assert live == expected, {
         "only live": sorted(live - expected)[:10],
         "only replay": sorted(expected - live)[:10],
     }
     await offsets_reader.stop()
-    live_report = get_json(worker, f"/kpis?as_of={iso(replay.newest)}")
-    diffs = approx_equal(live_report, report)
+    reports = [get_json(w, f"/kpis?as_of={iso(replay.newest)}") for w in workers]
+    if n_workers == 1:
+        diffs = approx_equal(reports[0], report)
+    else:
+        # each worker reports the reps it owns; teams and stages mix in other
+        # partitions' snapshots taken at their own last boundary, so compare the reps
+        reps = {}
+        for r in reports:
+            assert not reps.keys() & r["reps"].keys(), "a rep is owned by one worker"
+            reps.update(r["reps"])
+        assert len(reports[0]["reps"]) and len(reports[1]["reps"]), "both workers own reps"
+        diffs = approx_equal(reps, report["reps"])
     assert not diffs, diffs[:20]
