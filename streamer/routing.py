@@ -37,7 +37,9 @@ def sides_of(event: InputEvent) -> list[tuple[str, str]]:
         return [(REP, event.rep_id)]  # type: ignore[union-attr]
     if kind == "rep.upserted":
         return [(ORG, event.rep_id)]  # type: ignore[union-attr]
-    return [(COMMANDS, event.alert_key)]  # type: ignore[union-attr]
+    # alert commands are keyed by the alert's subject, like the alerts themselves
+    alert_key: str = event.alert_key  # type: ignore[union-attr]
+    return [(COMMANDS, alert_key.split(":", 1)[1] if alert_key.count(":") >= 2 else alert_key)]
 
 
 def partition_for(key: str, partitions: int) -> int:

@@ -435,31 +435,24 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
         make_agent(getattr(names, role), here)
 
-    @app.agent(deal_ticks, name="deal-ticks")
-    async def deal_ticks_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            now = deal_clock(partition)
-            if now is None:
-                continue
-            started = time.perf_counter()
-            drafts = deals.on_tick(partition, now)
-            metrics.tick_duration.observe(time.perf_counter() - started)
-            metrics.ticks.labels(f"deals-{partition}").inc()
-            emit(drafts, now)
+    def make_tick_agent(side: str, topic: faust.TopicT, engine: Any, clock: Any) -> None:
+        """Time-based rules of one side, judged inside stream context (tables writable)."""
 
-    @app.agent(rep_ticks, name="rep-ticks")
-    async def rep_ticks_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            now = rep_clock(partition)
-            if now is None:
-                continue
-            started = time.perf_counter()
-            drafts = reps.on_tick(partition, now)
-            metrics.tick_duration.observe(time.perf_counter() - started)
-            metrics.ticks.labels(f"reps-{partition}").inc()
-            emit(drafts, now)
+        @app.agent(topic, name=f"{side}-ticks")
+        async def tick_agent(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                partition = event.message.partition
+                now = clock(partition)
+                if now is None:
+                    continue
+                started = time.perf_counter()
+                drafts = engine.on_tick(partition, now)
+                metrics.tick_duration.observe(time.perf_counter() - started)
+                metrics.ticks.labels(f"{side}-{partition}").inc()
+                emit(drafts, now)
+
+    make_tick_agent("deals", deal_ticks, deals, deal_clock)
+    make_tick_agent("reps", rep_ticks, reps, rep_clock)
 
     @app.timer(interval=settings.tick_interval_seconds, on_leader=True)
     async def send_ticks() -> None:
