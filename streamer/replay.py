@@ -34,7 +34,7 @@ from schemas import (
 
 from .engine import DealEngine, SharedView, finish_alert
 from .kpis import build_report
-from .rep_engine import RepEngine
+from .rep_engine import FORWARDED, INPUT, RepEngine
 from .routing import DEAL, REP, partition_for, sides_of
 from .rules.alerting import AlertDraft
 from .settings import Settings
@@ -101,10 +101,13 @@ class Replay:
         for side, key in sides_of(event):
             partition = partition_for(key, self.partitions)
             if side == REP and not isinstance(event, QuotaSet):
-                if self.reps.is_late(partition, at):
+                # the stream the event reaches the rep side by in a worker: activities on
+                # the side's own input topic, leads through its internal topic
+                stream = INPUT if isinstance(event, ActivityLogged) else FORWARDED
+                if self.reps.is_late(partition, at, stream):
                     late = True
                     break
-                self.reps.observe(partition, at)
+                self.reps.observe(partition, at, stream)
         if late:
             self.summary.late += 1
             return

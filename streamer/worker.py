@@ -49,7 +49,7 @@ from .kpis import build_report
 from .logs import get_logger
 from .metrics import Metrics
 from .notify.agents import register_notifications
-from .rep_engine import RepEngine
+from .rep_engine import FORWARDED, INPUT, RepEngine
 from .routing import COMMANDS, DEAL, ORG, REP, sides_of
 from .rules.alerting import AlertDraft
 from .settings import Settings
@@ -243,29 +243,42 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         offset = offsets.get(tp)
         return highwater is not None and offset is not None and offset + 1 >= highwater
 
-    def clock(local: float | None, tps: tuple[TP, ...]) -> float | None:
+    def clock(streams: list[tuple[float | None, TP]]) -> float | None:
         """Rule time of a partition: wall clock, or event time.
 
-        On the event clock a partition that is still catching up uses its own watermark,
-        so a backlog is never judged against time other partitions have reached; a
-        partition that is caught up (or idle) follows the newest event time anywhere.
+        On the event clock, while any input stream of the partition (its input topic,
+        its internal topic) is still catching up, time is the slowest such stream's
+        watermark, so a backlog is never judged against time that other streams or
+        partitions have reached; once all are caught up (or idle), it follows the
+        newest event time anywhere. ``None``: not yet known.
         """
         if settings.clock == "wall":
             return time.time()
-        if local is None or all(caught_up(tp) for tp in tps if tp in offsets):
+        behind = [mark for mark, tp in streams if not caught_up(tp) and tp in offsets]
+        if not behind:
             return deals.event_time()
-        return local - settings.allowed_lateness_seconds
+        if any(mark is None for mark in behind):
+            return None
+        return min(behind) - settings.allowed_lateness_seconds  # type: ignore[type-var]
 
     def deal_clock(partition: int) -> float | None:
+        mark = deals.watermarks.get(partition)
         return clock(
-            deals.watermarks.get(partition),
-            (TP(names.deals, partition), TP(deal_events.get_topic_name(), partition)),
+            [
+                (mark, TP(names.deals, partition)),
+                (mark, TP(deal_events.get_topic_name(), partition)),
+            ]
         )
 
     def rep_clock(partition: int) -> float | None:
         now = clock(
-            reps.watermarks.get(partition),
-            (TP(names.activities, partition), TP(rep_events.get_topic_name(), partition)),
+            [
+                (reps.stream_marks.get((partition, INPUT)), TP(names.activities, partition)),
+                (
+                    reps.stream_marks.get((partition, FORWARDED)),
+                    TP(rep_events.get_topic_name(), partition),
+                ),
+            ]
         )
         if now is not None and settings.clock == "wall":
             now -= settings.allowed_lateness_seconds  # judge only once late events are in
@@ -385,13 +398,14 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             return
         partition = message.partition
         occurred = event.occurred_at.timestamp()
+        stream = INPUT if from_input else FORWARDED
         if not isinstance(event, QuotaSet):
-            if reps.is_late(partition, occurred):
+            if reps.is_late(partition, occurred, stream):
                 late_topic.send_soon(
                     key=message.key,
                     value=message.value,
                     headers=dead_letter_headers(
-                        "late: older than the partition's watermark less the allowed lateness",
+                        "late: older than its stream's watermark less the allowed lateness",
                         message.topic,
                         message.partition,
                         message.offset,
@@ -399,7 +413,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 )
                 metrics.events_late.labels(event.event_type).inc()
                 return
-            reps.observe(partition, occurred)
+            reps.observe(partition, occurred, stream)
         metrics.event_delay.observe(max(0.0, time.time() - occurred))
         if isinstance(event, ActivityLogged):
             changed = reps.on_activity(event, partition)
