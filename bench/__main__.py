@@ -1,0 +1,84 @@
+"""Run the benchmark suite: ``python -m bench [--quick] [--only SECTION,...]``.
+
+Sections: throughput (a plain loop, b bare Faust, c worker; with the replay on the same
+events), latency, state. Prints a table and writes ``bench/results/<time>.json`` and
+``bench/results/latest.json``. Needs the local broker (``salespulse kafka up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .common import Figures, machine, write_results
+
+SECTIONS = ("throughput", "latency", "state")
+FULL = {"events": 1_000_000, "deals": (10_000, 100_000, 1_000_000), "latency_seconds": 60.0}
+QUICK = {"events": 20_000, "deals": (2_000, 10_000), "latency_seconds": 10.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--events", type=int, help="size of the throughput data set")
+    parser.add_argument(
+        "--parts", default="a,b,c,replay", help="throughput parts: a, b, c, replay"
+    )
+    parser.add_argument(
+        "--deals", help="comma-separated open-deal counts for the state section"
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.events:
+        sizes["events"] = args.events
+    if args.deals:
+        sizes["deals"] = tuple(int(x) for x in args.deals.split(","))
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    figures = Figures()
+    info = machine()
+    print(f"machine: {info}", file=sys.stderr)
+    results: dict = {"machine": info, "sizes": sizes, "quick": args.quick,
+                     "started": datetime.now(UTC).isoformat()}  # fmt: skip
+    started = time.perf_counter()
+    max_rate = None
+    if "throughput" in only:
+        from . import throughput
+
+        parts = {p.strip() for p in args.parts.split(",")}
+        results["throughput"] = asyncio.run(throughput.run(figures, sizes["events"], parts))
+        max_rate = results["throughput"]["rates"].get("c")
+    if "latency" in only:
+        from . import latency
+
+        results["latency"] = asyncio.run(
+            latency.run(figures, max_rate, sizes["latency_seconds"], quick=args.quick)
+        )
+    if "state" in only:
+        from . import state
+
+        results["state"] = asyncio.run(state.run(figures, sizes["deals"]))
+    results["seconds"] = time.perf_counter() - started
+    results["figures"] = figures.as_json()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write_results(args.out / f"{stamp}{'-quick' if args.quick else ''}.json", results)
+    write_results(args.out / "latest.json", results)
+    print()
+    print(f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, "
+          f"Python {info['python']}, faust {info['faust']}, aiokafka {info['aiokafka']}")  # fmt: skip
+    print(figures.table())
+    print(f"\nwritten to {args.out / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""What every benchmark shares: the machine, the data set, worker processes, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streamer.settings import RulesSettings, Settings
+from streamer.simulate import SimConfig
+from streamer.timeutil import DAY
+from tests.integration.kafka_helpers import WorkerProcess, isolated_settings
+
+__all__ = [
+    "Figures",
+    "WorkerProcess",
+    "all_rules_settings",
+    "data_config",
+    "end_offsets",
+    "get_json",
+    "machine",
+    "rss_mib",
+    "wait_caught_up",
+]
+
+INPUT_ROLES = ("deals", "activities", "quotas", "org")
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    import aiokafka
+    import faust
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "faust": faust.__version__,
+        "aiokafka": aiokafka.__version__,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def data_config(events: int) -> SimConfig:
+    """The simulation behind the data set: enough reps and days for ``events`` events,
+    ending about now (so the wall clock finds them recent)."""
+    reps = 250 if events >= 200_000 else 40
+    days = max(7.0, events / (reps * 47.0) * 1.15)  # ~47 events per rep and day
+    start = datetime.fromtimestamp(time.time() - days * DAY, UTC).replace(microsecond=0)
+    return SimConfig(seed=5, reps=reps, days=days, start=start)
+
+
+def all_rules_settings(tmp: Path, **overrides: Any) -> Settings:
+    """A worker's settings with every rule on (``RulesSettings`` defaults), the production
+    store, and topics and group of its own."""
+    values: dict[str, Any] = {
+        "rules": RulesSettings().model_dump(),
+        "store": "rocksdb://",
+        "tick_interval_seconds": 1.0,
+        "stats_publish_interval_seconds": 2.0,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return isolated_settings(tmp, **values)
+
+
+def get_json(settings: Settings, path: str, timeout: float = 10.0) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{settings.web_port}{path}"
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def metric_sum(text: str, name: str, label_prefix: str = "") -> float:
+    """Sum of a Prometheus metric's samples whose labels start with ``label_prefix``."""
+    total = 0.0
+    pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$")
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match and label_prefix in (match.group(1) or ""):
+            total += float(match.group(2))
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_topics(settings: Settings) -> list[str]:
+    t = settings.topics
+    return [t.deals, t.activities, t.quotas, t.org,
+            f"{settings.app_id}-deal-events", f"{settings.app_id}-rep-events"]  # fmt: skip
+
+
+async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, int]:
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+    ends = await consumer.end_offsets(tps)
+    return {f"{tp.topic}:{tp.partition}": end for tp, end in ends.items() if end > 0}
+
+
+@dataclass
+class CatchUp:
+    first_seen: float  # monotonic time the worker was first seen processing
+    caught_up: float  # monotonic time every input and internal partition was done
+
+
+async def wait_caught_up(
+    worker: WorkerProcess, timeout: float, poll: float = 0.2, first_seen: float | None = None
+) -> CatchUp:
+    """Until the worker has processed every message of its input and internal topics as
+    the broker counts them (three polls in a row: forwarding adds messages)."""
+    s = worker.settings
+    topics = worker_topics(s)
+    reader = AIOKafkaConsumer(*topics, bootstrap_servers=s.kafka_bootstrap, group_id=None)
+    await reader.start()
+    reader.pause(*reader.assignment())
+    try:
+        deadline = time.monotonic() + timeout
+        in_a_row, done_at = 0, 0.0
+        while time.monotonic() < deadline:
+            assert worker.proc is not None
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{worker.tail()}")
+            try:
+                progress = get_json(s, "/progress")
+            except OSError:
+                await asyncio.sleep(poll)
+                continue
+            now = time.monotonic()
+            processed = progress["processed"]
+            if first_seen is None and processed:
+                first_seen = now
+            ends = await end_offsets(reader, topics)
+            done = progress["unsent"] == 0 and all(
+                processed.get(tp, -1) + 1 >= end for tp, end in ends.items()
+            )
+            if done and in_a_row == 0:
+                done_at = now
+            in_a_row = in_a_row + 1 if done else 0
+            if in_a_row >= 3:
+                assert first_seen is not None
+                return CatchUp(first_seen, done_at)
+            await asyncio.sleep(poll)
+        raise TimeoutError(f"worker did not catch up in {timeout}s\n{worker.tail()}")
+    finally:
+        await reader.stop()
+
+
+class Figures:
+    """Named figures, printed as a table and written as JSON."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, Any, str]] = []  # section, name, value, unit
+
+    def add(self, section: str, name: str, value: Any, unit: str = "") -> None:
+        self.rows.append((section, name, value, unit))
+        print(f"  {section} | {name}: {_fmt(value)} {unit}", file=sys.stderr, flush=True)
+
+    def table(self) -> str:
+        width = max((len(f"{s} / {n}") for s, n, _, _ in self.rows), default=10)
+        lines = [f"{'figure':<{width}}  {'value':>14}  unit", "-" * (width + 24)]
+        for section, name, value, unit in self.rows:
+            lines.append(f"{f'{section} / {name}':<{width}}  {_fmt(value):>14}  {unit}")
+        return "\n".join(lines)
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [
+            {"section": s, "name": n, "value": v, "unit": u} for s, n, v, u in self.rows
+        ]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:  # nan
+            return "n/a"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def write_results(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
