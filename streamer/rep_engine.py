@@ -276,18 +276,25 @@ class RepEngine:
 
         Idempotent: boundaries already judged are not judged again.
         """
-        self.assign([partition])
+        return self.on_ticks([partition], now)
+
+    def on_ticks(self, partitions: Iterable[int], now: float) -> list[AlertDraft]:
+        """:meth:`on_tick` for several partitions at once, boundary by boundary (so each
+        boundary's team sums are computed once, however many partitions judge it)."""
+        partitions = sorted(partitions)
+        self.assign(partitions)
         last = self.boundary(now)
-        judged = self.clocks.get(str(partition))
         pending: dict[float, list[str]] = {}
-        for rep_id in sorted(self.rep_ids[partition]):
-            state = self.rep(rep_id)
-            first = self._first_boundary(state, judged) if state is not None else None
-            if first is None or first > last:
-                continue
-            steps = int(round((last - first) / self.interval))
-            for i in range(steps + 1):
-                pending.setdefault(first + i * self.interval, []).append(rep_id)
+        for partition in partitions:
+            judged = self.clocks.get(str(partition))
+            for rep_id in sorted(self.rep_ids[partition]):
+                state = self.rep(rep_id)
+                first = self._first_boundary(state, judged) if state is not None else None
+                if first is None or first > last:
+                    continue
+                steps = int(round((last - first) / self.interval))
+                for i in range(steps + 1):
+                    pending.setdefault(first + i * self.interval, []).append(rep_id)
         drafts: list[AlertDraft] = []
         for as_of in sorted(pending):
             teams, windows = self.teams_at(as_of)
@@ -307,8 +314,10 @@ class RepEngine:
                 new = self._pruned(new, as_of)
                 if new != state:
                     self._put_rep(new)
-        if last > (judged if judged is not None else -math.inf):
-            self.clocks[str(partition)] = last
+        for partition in partitions:
+            judged = self.clocks.get(str(partition))
+            if last > (judged if judged is not None else -math.inf):
+                self.clocks[str(partition)] = last
         return drafts
 
     def _pruned(self, state: RepState, as_of: float) -> RepState:

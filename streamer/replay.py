@@ -152,8 +152,7 @@ class Replay:
         now = self.now()
         for partition in range(self.partitions):
             self._alerts(self.deals.on_tick(partition, now))
-        for partition in range(self.partitions):
-            self._alerts(self.reps.on_tick(partition, now))
+        self._alerts(self.reps.on_ticks(range(self.partitions), now))
         self.next_tick = (math.floor(now / self.tick_every) + 1) * self.tick_every
 
     def _alerts(self, drafts: Iterable[AlertDraft]) -> None:
