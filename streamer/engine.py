@@ -31,15 +31,13 @@ from .state.deal import DealState, apply_deal_event, apply_touch
 from .state.rep import DealSummary, summarize
 from .state.stage_stats import (
     StageDays,
+    StageIndex,
     StageKey,
     StageStat,
     StageStats,
-    as_of,
-    combine,
     day_of,
     from_wire,
     to_wire,
-    total,
 )
 from .state.stall_index import StallIndex
 from .timeutil import DAY, from_epoch, to_epoch
@@ -169,8 +167,8 @@ class DealEngine:
         self.partials: dict[int, StageStats] = {}
         self.watermarks: dict[int, float] = {}
         self.outbox: list[tuple[str, DealSummary]] = []
-        self._stats_cache: StageDays | None = None
-        self._prefix: dict[StageKey, Any] | None = None
+        self.stats = StageIndex()  # own partitions live, the others' newest snapshots
+        self._remote: dict[int, PartitionSnapshot] = {}
         self._rules: dict[str | None, RulesSettings] = {}
 
     # --- ownership -------------------------------------------------------------------
@@ -189,7 +187,8 @@ class DealEngine:
         for partition in wanted:
             self.stalls[partition] = StallIndex()
             self.gaps[partition] = SpellIndex()
-            self.partials[partition] = StageStats()
+            self._forget_remote(partition)
+            self.partials[partition] = StageStats(self.stats.apply)
         count = 0
         for deal in list(self.deals.values()):
             if deal.partition in wanted:
@@ -199,16 +198,30 @@ class DealEngine:
                     # the event clock restarts from what the table proves was seen
                     self.observe(deal.partition, deal.marks[-1].at)
                 count += 1
-        self._stats_cache = None
         return count
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self.stalls.pop(partition, None)
             self.gaps.pop(partition, None)
-            self.partials.pop(partition, None)
+            partial = self.partials.pop(partition, None)
+            if partial is not None:
+                self.stats.apply_days(partial.snapshot(), -1)
             self.watermarks.pop(partition, None)
-        self._stats_cache = None
+
+    def _forget_remote(self, partition: int) -> None:
+        old = self._remote.pop(partition, None)
+        if old is not None:
+            self.stats.apply_days(old.stages, -1)
+
+    def sync_shared(self) -> None:
+        """Take in other partitions' newest snapshots (only those that changed)."""
+        for partition, snapshot in list(self.view.snapshots.items()):
+            if partition in self.partials or self._remote.get(partition) is snapshot:
+                continue
+            self._forget_remote(partition)
+            self.stats.apply_days(snapshot.stages, 1)
+            self._remote[partition] = snapshot
 
     # --- rules per team --------------------------------------------------------------
     def team_of(self, deal: DealState) -> str | None:
@@ -256,30 +269,18 @@ class DealEngine:
         return max(marks) - self.settings.allowed_lateness_seconds
 
     # --- statistics ------------------------------------------------------------------
-    def stage_days(self) -> StageDays:
-        """Global statistics by day: own partitions live, others from their snapshots."""
-        if self._stats_cache is None:
-            parts: list[StageDays] = [p.snapshot() for p in self.partials.values()]
-            parts += [s.stages for p, s in self.view.snapshots.items() if p not in self.partials]
-            self._stats_cache = combine(parts)
-            self._prefix = None
-        return self._stats_cache
-
     def stage_stats(self) -> dict[StageKey, StageStat]:
         """All completed visits per stage, over every partition (``stage_avg_days``)."""
-        return total(self.stage_days())
+        self.sync_shared()
+        return self.stats.totals()
 
     def invalidate_stats(self) -> None:
-        self._stats_cache = None
+        self.sync_shared()
 
     def baseline_for(self, key: StageKey, team: str | None, entered: float) -> StageBaseline:
         """What was normal for the stage when the deal entered it (visits ended before that
         day): the same whenever, and wherever, the decision is taken."""
-        days = self.stage_days()
-        if self._prefix is None:
-            self._prefix = as_of(days)
-        prefix = self._prefix.get(key)
-        stat = prefix.before(day_of(entered)) if prefix is not None else None
+        stat = self.stats.before(key, day_of(entered))
         stage = key.split("/", 1)[1] if "/" in key else key
         return baseline(stat, stage, self.rules_for(team).deal_stalled)
 
@@ -328,7 +329,6 @@ class DealEngine:
             return False, []
         base_old, deal = self._rehome(old, deal, partition)
         self.partials[partition].replace(base_old, deal)
-        self._stats_cache = None
         deal, drafts = self._settle(old, deal, to_epoch(event.occurred_at), now)
         self._store(old, deal)
         return True, drafts
@@ -400,7 +400,7 @@ class DealEngine:
         Idempotent: a repeated or late tick finds nothing new to do.
         """
         self.assign([partition])
-        self._stats_cache = None  # other partitions' snapshots may have moved on
+        self.sync_shared()  # other partitions' snapshots may have moved on
         thresholds: dict[str, float] = {}
 
         def stall_threshold(group: str) -> float:

@@ -20,7 +20,7 @@ worker adds up the newest snapshot of every partition.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..timeutil import DAY
@@ -28,6 +28,7 @@ from .deal import DealState
 
 __all__ = [
     "StageDays",
+    "StageIndex",
     "StageKey",
     "StageStat",
     "StageStats",
@@ -63,12 +64,16 @@ class StageStat:
 
 
 class StageStats:
-    """Running sums of completed visits per stage and day for one partition."""
+    """Running sums of completed visits per stage and day for one partition.
 
-    __slots__ = ("_sums",)
+    ``on_change(key, day, seconds, count)`` hears every delta (a :class:`StageIndex`).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_on_change", "_sums")
+
+    def __init__(self, on_change: Callable[[StageKey, int, float, int], None] | None = None):
         self._sums: dict[StageKey, dict[int, list[float]]] = {}
+        self._on_change = on_change
 
     def add(self, deal: DealState | None, sign: int = 1) -> None:
         if deal is None:
@@ -81,6 +86,8 @@ class StageStats:
             entry = days.setdefault(day, [0.0, 0])
             entry[0] += sign * visit.seconds
             entry[1] += sign
+            if self._on_change is not None:
+                self._on_change(key, day, sign * visit.seconds, sign)
             if entry[1] == 0:
                 # no visits left: drop rounding residue with the key
                 del days[day]
@@ -163,3 +170,64 @@ class _Prefix:
 def as_of(days: StageDays) -> dict[StageKey, _Prefix]:
     """Index for :meth:`_Prefix.before`: statistics of visits ended before a day."""
     return {key: _Prefix(by_day) for key, by_day in days.items()}
+
+
+_DAYS = 1 << 16  # day numbers since 1970 up to the year 2149
+
+
+class _Fenwick:
+    """Sums and counts by day with prefix queries in O(log days) (a binary indexed tree)."""
+
+    __slots__ = ("counts", "sums")
+
+    def __init__(self) -> None:
+        self.sums: dict[int, float] = {}
+        self.counts: dict[int, int] = {}
+
+    def add(self, day: int, seconds: float, count: int) -> None:
+        i = day + 1
+        while i <= _DAYS:
+            self.sums[i] = self.sums.get(i, 0.0) + seconds
+            self.counts[i] = self.counts.get(i, 0) + count
+            i += i & -i
+
+    def before(self, day: int) -> StageStat:
+        i, s, c = min(day, _DAYS), 0.0, 0
+        while i > 0:
+            s += self.sums.get(i, 0.0)
+            c += self.counts.get(i, 0)
+            i -= i & -i
+        return StageStat(s, c)
+
+
+class StageIndex:
+    """Every partition's statistics added up, kept current delta by delta.
+
+    Answers "visits that ended before day D" per stage in O(log days), however
+    long the history, so a decision costs the same in the fifth year as in the
+    first.
+    """
+
+    __slots__ = ("_totals", "_trees")
+
+    def __init__(self) -> None:
+        self._trees: dict[StageKey, _Fenwick] = {}
+        self._totals: dict[StageKey, list[float]] = {}
+
+    def apply(self, key: StageKey, day: int, seconds: float, count: int) -> None:
+        self._trees.setdefault(key, _Fenwick()).add(day, seconds, count)
+        total_entry = self._totals.setdefault(key, [0.0, 0])
+        total_entry[0] += seconds
+        total_entry[1] += count
+
+    def apply_days(self, days: StageDays, sign: int) -> None:
+        for key, by_day in days.items():
+            for day, (seconds, count) in by_day.items():
+                self.apply(key, day, sign * seconds, sign * count)
+
+    def before(self, key: StageKey, day: int) -> StageStat | None:
+        tree = self._trees.get(key)
+        return tree.before(day) if tree is not None else None
+
+    def totals(self) -> dict[StageKey, StageStat]:
+        return {k: StageStat(s, int(c)) for k, (s, c) in self._totals.items() if c > 0}
