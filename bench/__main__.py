@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--events", type=int, help="size of the throughput data set")
     parser.add_argument(
-        "--parts", default="a,b,c,replay", help="throughput parts: a, b, c, replay"
+        "--parts",
+        default="a,b,bfast,c,replay",
+        help="throughput parts: a, b, bfast (b with the consumer fast path), c, replay",
     )
     parser.add_argument(
         "--deals", help="comma-separated open-deal counts for the state section"

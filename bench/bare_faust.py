@@ -4,7 +4,8 @@
 
 The app is configured as the salespulse worker configures its own (raw bytes, earliest,
 at-least-once); ``SALESPULSE_BENCH_FAUST`` may hold a JSON object of extra Faust settings
-to try. Writes ``{"count", "seconds"}`` (first message to last) to OUT.json and exits.
+to try, and ``SALESPULSE_BENCH_FASTPATH=1`` installs the worker's consumer fast path
+(:mod:`streamer.faust_fastpath`). Writes ``{"count", "seconds"}`` (first message to last) to OUT.json and exits.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def main(bootstrap: str, expected: int, out: Path, topics: list[str]) -> None:
         autodiscover=False,
         **extra,
     )
+    if os.environ.get("SALESPULSE_BENCH_FASTPATH") == "1":
+        from streamer.faust_fastpath import install
+
+        install(app)
     source = app.topic(
         *topics, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

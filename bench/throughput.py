@@ -168,6 +168,12 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
         if "b" in parts:
             rates["b"] = _subprocess_rate("bench.bare_faust", data)
             figures.add("throughput", "(b) bare Faust agent + json", rates["b"], "events/s")
+        if "bfast" in parts:
+            rates["bfast"] = _subprocess_rate(
+                "bench.bare_faust", data, env={"SALESPULSE_BENCH_FASTPATH": "1"}
+            )
+            figures.add("throughput", "(b') bare Faust agent + json, consumer fast path",
+                        rates["bfast"], "events/s")  # fmt: skip
         if "c" in parts:
             c = await worker_rate(data, figures)
             rates["c"] = c["rate"]
@@ -178,7 +184,7 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
             figures.add("throughput", "(c) alerts emitted", int(c["alerts"]), "alerts")
             figures.add("throughput", "(c) peak RSS", c["peak_rss_mib"], "MiB")
         if "a" in rates:
-            for k in ("b", "c"):
+            for k in ("b", "bfast", "c"):
                 if k in rates:
                     figures.add("throughput", f"ratio {k}/a", rates[k] / rates["a"], "")
         if "replay" in parts:
