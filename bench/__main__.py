@@ -31,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         default="a,b,bfast,c,replay",
         help="throughput parts: a, b, bfast (b with the consumer fast path), c, replay",
     )
-    parser.add_argument(
-        "--deals", help="comma-separated open-deal counts for the state section"
-    )
+    parser.add_argument("--deals", help="comma-separated open-deal counts for the state section")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
@@ -75,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     write_results(args.out / f"{stamp}{'-quick' if args.quick else ''}.json", results)
     write_results(args.out / "latest.json", results)
     print()
-    print(f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, "
-          f"Python {info['python']}, faust {info['faust']}, aiokafka {info['aiokafka']}")  # fmt: skip
+    print(
+        f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, "
+        f"Python {info['python']}, faust {info['faust']}, aiokafka {info['aiokafka']}"
+    )
     print(figures.table())
     print(f"\nwritten to {args.out / 'latest.json'}")
     return 0

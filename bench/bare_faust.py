@@ -5,7 +5,8 @@
 The app is configured as the salespulse worker configures its own (raw bytes, earliest,
 at-least-once); ``SALESPULSE_BENCH_FAUST`` may hold a JSON object of extra Faust settings
 to try, and ``SALESPULSE_BENCH_FASTPATH=1`` installs the worker's consumer fast path
-(:mod:`streamer.faust_fastpath`). Writes ``{"count", "seconds"}`` (first message to last) to OUT.json and exits.
+(:mod:`streamer.faust_fastpath`). Writes ``{"count", "seconds"}`` (first message to
+last) to OUT.json and exits.
 """
 
 from __future__ import annotations

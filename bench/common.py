@@ -190,9 +190,7 @@ class Figures:
         return "\n".join(lines)
 
     def as_json(self) -> list[dict[str, Any]]:
-        return [
-            {"section": s, "name": n, "value": v, "unit": u} for s, n, v, u in self.rows
-        ]
+        return [{"section": s, "name": n, "value": v, "unit": u} for s, n, v, u in self.rows]
 
 
 def _fmt(value: Any) -> str:

@@ -110,8 +110,8 @@ async def _measure(
         while len(fired) < probes and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         figures.add("latency", "probe deals stalled before the load", len(fired), "deals")
-        background = iter(generate(SimConfig(seed=9, reps=100, days=None,
-                                             start=datetime.now(UTC) - timedelta(days=2))))  # fmt: skip
+        start = datetime.now(UTC) - timedelta(days=2)
+        background = iter(generate(SimConfig(seed=9, reps=100, days=None, start=start)))
         names = {role: getattr(topics, role) for role in ("deals", "activities", "quotas", "org")}
         next_probe = 0
         for level in LEVELS:

@@ -23,9 +23,8 @@ from pathlib import Path
 from streamer.kafka_admin import ensure_topics
 from streamer.timeutil import DAY
 
-from .common import WorkerProcess, all_rules_settings, get_json
+from .common import Figures, WorkerProcess, all_rules_settings, get_json
 from .throughput import DataSet
-from .common import Figures
 
 
 def summarize(collapsed: Path, top: int = 30) -> str:
@@ -77,9 +76,23 @@ async def main(events: int, seconds: float, out: Path) -> None:
             assert worker.proc is not None
             collapsed = out / "worker.collapsed"
             subprocess.run(
-                [pyspy, "record", "--pid", str(worker.proc.pid), "--duration", str(int(seconds)),
-                 "--rate", "200", "--threads", "--idle", "--format", "raw",
-                 "--output", str(collapsed), "--nonblocking"],  # fmt: skip
+                [
+                    pyspy,
+                    "record",
+                    "--pid",
+                    str(worker.proc.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "200",
+                    "--threads",
+                    "--idle",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(collapsed),
+                    "--nonblocking",
+                ],  # fmt: skip
                 check=True,
                 capture_output=True,
             )

@@ -71,8 +71,15 @@ def _subprocess_rate(module: str, data: DataSet, env: dict[str, str] | None = No
     out = data.root / f"{module.rsplit('.', 1)[-1]}.json"
     out.unlink(missing_ok=True)
     subprocess.run(
-        [sys.executable, "-m", module, data.settings.kafka_bootstrap, str(data.events), str(out),
-         *data.topics],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            module,
+            data.settings.kafka_bootstrap,
+            str(data.events),
+            str(out),
+            *data.topics,
+        ],  # fmt: skip
         check=True,
         timeout=3600,
         env={**os.environ, **(env or {})},

@@ -74,7 +74,7 @@ class FastPathConsumer(AIOKafkaConsumer):
                                 acks_enabled = acks_enabled_for(message.topic)
                                 if acks_enabled:
                                     await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None:
+                            if commit_every is not None:  # noqa: SIM102 - Faust's loop as it is
                                 if self._n_acked >= commit_every:
                                     self._n_acked = 0
                                     await self.commit()
