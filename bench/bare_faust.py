@@ -5,8 +5,8 @@
 The app is configured as the salespulse worker configures its own (raw bytes, earliest,
 at-least-once); ``SALESPULSE_BENCH_FAUST`` may hold a JSON object of extra Faust settings
 to try, and ``SALESPULSE_BENCH_FASTPATH=1`` installs the worker's consumer fast path
-(:mod:`streamer.faust_fastpath`). Writes ``{"count", "seconds"}`` (first message to
-last) to OUT.json and exits.
+and fetch settings (:mod:`streamer.faust_fastpath`). Writes ``{"count", "seconds"}``
+(first message to last) to OUT.json and exits.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from faust.worker import Worker
 
 def main(bootstrap: str, expected: int, out: Path, topics: list[str]) -> None:
     extra = json.loads(os.environ.get("SALESPULSE_BENCH_FAUST", "{}"))
+    fast = os.environ.get("SALESPULSE_BENCH_FASTPATH") == "1"
+    if fast:
+        from streamer.faust_fastpath import THROUGHPUT_SETTINGS
+
+        extra = {**THROUGHPUT_SETTINGS, **extra}
     app = faust.App(
         f"bench-bare-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{bootstrap}",
@@ -36,7 +41,7 @@ def main(bootstrap: str, expected: int, out: Path, topics: list[str]) -> None:
         autodiscover=False,
         **extra,
     )
-    if os.environ.get("SALESPULSE_BENCH_FASTPATH") == "1":
+    if fast:
         from streamer.faust_fastpath import install
 
         install(app)

@@ -43,6 +43,7 @@ from schemas import (
 )
 
 from .engine import DealEngine, SharedView, finish_alert
+from .faust_fastpath import THROUGHPUT_SETTINGS
 from .faust_fastpath import install as install_fast_path
 from .kafka_admin import TopicLayout, client_options
 from .kpi_export import KpiExporter
@@ -189,11 +190,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         web_host=settings.web_host,
         autodiscover=False,
         timezone="UTC",
-        # Throughput (bench/README.md): fetch more per partition and round trip (Faust's
-        # default is 1 MiB) and let a stream buffer more before fetching pauses (4,096),
-        # so the agents are not left waiting on the consumer thread between batches.
-        consumer_max_fetch_size=4 * 1024 * 1024,
-        stream_buffer_maxsize=65_536,
+        **THROUGHPUT_SETTINGS,
     )
     install_fast_path(app)  # hand fetched messages to the streams without per-message tasks
 
