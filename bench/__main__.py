@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--deals", help="comma-separated open-deal counts for the state section")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        help="the worker's maximum events/s for the latency loads, when throughput (c) "
+        "is not measured in this run",
+    )
     args = parser.parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
     if args.events:
@@ -50,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": info, "sizes": sizes, "quick": args.quick,
                      "started": datetime.now(UTC).isoformat()}  # fmt: skip
     started = time.perf_counter()
-    max_rate = None
+    max_rate = args.max_rate
     if "throughput" in only:
         from . import throughput
 
         parts = {p.strip() for p in args.parts.split(",")}
         results["throughput"] = asyncio.run(throughput.run(figures, sizes["events"], parts))
-        max_rate = results["throughput"]["rates"].get("c")
+        max_rate = results["throughput"]["rates"].get("c") or max_rate
     if "latency" in only:
         from . import latency
 
