@@ -4,7 +4,9 @@ For each size N of open deals:
 
 * **tick** (in process, the :class:`~streamer.engine.DealEngine` a worker runs, over a dict):
   N open deals of which 100 are due (entered their stage 40 days ago, so ``deal_stalled``
-  and ``follow_up_gap`` fire for them); the rest entered in the last 5 days. The index
+  and ``follow_up_gap`` fire for them); the rest entered spread over the same 4.6 days
+  at every N. A tick costs one search per (team, entry day, stage) group of the index
+  plus the deals due; the groups are the same at every N here. The index
   rebuild (``assign``, what a worker does after recovery), then one tick of every partition
   with the 100 due, then one tick with none due. A tick must cost in proportion to the
   deals due, not to N.
@@ -47,7 +49,9 @@ def open_deals(n: int, now: float, due: int, partitions: int = PARTITIONS) -> di
     deals: dict[str, DealState] = {}
     for i in range(n):
         deal_id = f"deal-{i:07d}"
-        entered = now - 40 * DAY - i if i < due else now - 5 * DAY + (i % 400_000)
+        # the rest spread evenly over the same 4.6 days at every size, so every size has
+        # the same (team, entry day, stage) groups and only the number of deals differs
+        entered = now - 40 * DAY - i if i < due else now - 5 * DAY + i * 400_000 // n
         event_id = f"e-{i}"
         attributes = {
             "rep_id": (f"rep-{i % 400}", entered, event_id),
