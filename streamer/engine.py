@@ -190,7 +190,7 @@ class DealEngine:
             self._forget_remote(partition)
             self.partials[partition] = StageStats(self.stats.apply)
         count = 0
-        for deal in list(self.deals.values()):
+        for deal in self.deals.values():  # lazily: no list of every deal at once
             if deal.partition in wanted:
                 self._index(deal)
                 self.partials[deal.partition].add(deal)

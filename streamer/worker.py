@@ -152,7 +152,8 @@ class CodecTable(MutableMapping[str, Any]):
         return len(self.table)
 
     def values(self) -> Any:  # type: ignore[override]
-        return [self.decode(raw) for raw in list(self.table.values()) if raw is not None]
+        """Every value, decoded one at a time (a million deals are never all in memory)."""
+        return (self.decode(raw) for raw in self.table.values() if raw is not None)
 
     def forget(self) -> None:
         if self.cache is not None:
