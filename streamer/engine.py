@@ -163,6 +163,7 @@ class DealEngine:
         self.deals = deals
         self.view = view
         self.stalls: dict[int, StallIndex] = {}
+        self.expected: set[int] = set()  # given to this worker, not indexed yet
         self.gaps: dict[int, SpellIndex] = {}
         self.partials: dict[int, StageStats] = {}
         self.watermarks: dict[int, float] = {}
@@ -181,7 +182,11 @@ class DealEngine:
 
         Returns the number of deals indexed.
         """
-        wanted = set(partitions) - self.owned
+        partitions = list(partitions)
+        if not self.expected and all(p in self.stalls for p in partitions):
+            return 0  # the common case, once per event: nothing new
+        wanted = (set(partitions) | self.expected) - self.owned
+        self.expected.clear()
         if not wanted:
             return 0
         for partition in wanted:
@@ -200,7 +205,14 @@ class DealEngine:
                 count += 1
         return count
 
+    def expect(self, partitions: Iterable[int]) -> None:
+        """Partitions given to this worker whose tables are still being recovered: the
+        first :meth:`assign` after recovery indexes all of them in one scan of the table,
+        not in one scan per partition."""
+        self.expected.update(set(partitions) - self.owned)
+
     def revoke(self, partitions: Iterable[int]) -> None:
+        self.expected.difference_update(partitions)
         for partition in partitions:
             self.stalls.pop(partition, None)
             self.gaps.pop(partition, None)

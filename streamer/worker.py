@@ -509,6 +509,11 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 lag = max(0, highwater - offset - 1)
                 metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app_: faust.App, assigned: set[TP], **_: Any) -> None:
+        # indexed after recovery, all in one scan of the deals table (see DealEngine.expect)
+        deals.expect(tp.partition for tp in assigned if tp.topic == names.deals)
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
         deal_topics = {names.deals, deal_events.get_topic_name()}

@@ -82,6 +82,33 @@ def test_tick_reads_only_the_deals_that_are_due():
     assert store.reads == 3
 
 
+class ScanCountingStore(UserDict):
+    """A dict that counts full scans, to see what rebuilding the indexes costs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scans = 0
+
+    def values(self):
+        self.scans += 1
+        return super().values()
+
+
+def test_partitions_given_together_are_indexed_in_one_scan_after_recovery():
+    store = ScanCountingStore()
+    before = engine(store)
+    for partition in range(6):
+        for i in range(3):
+            deal = created(f"p{partition}-old-{i}", 0, "proposal")
+            before.on_deal_event(deal, partition, to_epoch(at(0)))
+    restarted = engine(store)
+    restarted.expect(range(6))  # what a rebalance hands the worker
+    store.scans = 0
+    drafts = [d for p in range(6) for d in restarted.on_tick(p, to_epoch(at(29)))]
+    assert len(drafts) == 18  # every partition's stalled deals, from the rebuilt indexes
+    assert store.scans == 1
+
+
 def test_learned_averages_combine_own_partitions_with_other_workers_snapshots():
     view = SharedView()
     mine = engine(view=view)
