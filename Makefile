@@ -24,6 +24,11 @@ test: setup
 	$(BIN)/salespulse kafka up
 	$(BIN)/pytest
 
+## make bench: the benchmark suite at full size (BENCH_ARGS=--quick: a smoke run)
+bench: setup
+	$(BIN)/salespulse kafka up
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: setup
 	$(BIN)/ruff check streamer schemas tests
 	$(BIN)/ruff format --check streamer schemas tests
