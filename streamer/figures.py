@@ -13,17 +13,22 @@ baseline is right however its reps are spread over partitions and workers.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from .state.activity import ActivityDay, Touches, touches_between
-from .state.rep import DealSummary, QuotaEntry, RepState
+from .state.activity import ActivityDay, Touches, TouchIndex
+from .state.rep import DealSummary, LeadEntry, QuotaEntry, RepState
 from .timeutil import DAY
 
 __all__ = [
     "Convert",
+    "DealIndex",
     "DealWindow",
+    "LeadIndex",
     "QuotaProgress",
     "RepFigures",
     "TeamSums",
@@ -55,7 +60,7 @@ class DealWindow:
     cycle_count: int = 0
     exits: dict[str, list[int]] = field(default_factory=dict)  # "pipeline/stage" -> [n, fwd]
     created: int = 0
-    won_amount_by: dict[tuple[str, str], float] = field(default_factory=dict)
+    won_amount_by: dict[str, float] = field(default_factory=dict)  # "dimension|value" ->
 
     @property
     def closed(self) -> int:
@@ -64,6 +69,15 @@ class DealWindow:
 
 def _amount(deal: DealSummary, convert: Convert) -> float | None:
     return None if deal.amount is None else convert(deal.amount, deal.currency)
+
+
+def _dim_keys(deal: DealSummary) -> tuple[str, ...]:
+    """The ``"dimension|value"`` keys amounts of the deal are summed by."""
+    return tuple(
+        f"{dim}|{value}"
+        for dim, value in (("source_channel", deal.source_channel), ("product", deal.product))
+        if value is not None
+    )
 
 
 def deal_window(
@@ -88,18 +102,15 @@ def deal_window(
         if amount is not None:
             out.won_amount += amount
             out.won_with_amount += 1
-            for dim, value in (("source_channel", deal.source_channel), ("product", deal.product)):
-                if value is not None:
-                    key = (dim, value)
-                    out.won_amount_by[key] = out.won_amount_by.get(key, 0.0) + amount
+            for key in _dim_keys(deal):
+                out.won_amount_by[key] = out.won_amount_by.get(key, 0.0) + amount
         if deal.created_at is not None:
             out.cycle_days_sum += (deal.closed_at - deal.created_at) / DAY
             out.cycle_count += 1
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaProgress:
+class QuotaProgress(NamedTuple):
     quota: QuotaEntry
     achieved: float
     attainment: float
@@ -127,38 +138,336 @@ def quota_progress(state: RepState, as_of: float, convert: Convert) -> QuotaProg
             else:
                 amount = _amount(deal, convert)
                 achieved += amount or 0.0
+    return _progress(quota, achieved, as_of)
+
+
+def _progress(quota: QuotaEntry, achieved: float, as_of: float) -> QuotaProgress:
     elapsed = (as_of - quota.period_start) / (quota.period_end - quota.period_start)
     return QuotaProgress(quota, achieved, achieved / quota.target, elapsed)
 
 
+class _DealRow:
+    """What the figures read of one deal summary, worked out once per summary."""
+
+    __slots__ = ("by", "cycle", "deal", "amount", "stage_key", "won")
+
+    def __init__(self, deal: DealSummary, convert: Convert) -> None:
+        self.deal = deal
+        self.won = deal.won
+        self.amount = amount = _amount(deal, convert)
+        self.stage_key = f"{deal.pipeline}/{deal.stage}"
+        self.by = () if amount is None else _dim_keys(deal)
+        self.cycle = (
+            (deal.closed_at - deal.created_at) / DAY
+            if deal.closed_at is not None and deal.created_at is not None
+            else None
+        )
+
+
+OpenFigures = tuple[int, float | None, dict[str, float], dict[str, list[float]], int]
+
+_BY_DEAL_ORDER = itemgetter(1, 2)
+_MEMO_SIZE = 64
+
+
+class DealIndex:
+    """A rep's deals (one ``deals`` mapping, never changed) sorted by the moments windows
+    select them by: closing, creation, stage exits, the start of being open.
+
+    A window bisects these, so it reads only the deals it holds, and adds them up in the
+    order of the mapping, as :func:`deal_window` does: the sums are the very same floats.
+    The bisection points also say *which* deals a window holds, so a window holding the
+    same deals as one asked before (the same window an hour later, mostly) is answered
+    from a memo. Derived from the mapping alone; ``previous`` only lends the work done
+    for summaries that are the same objects.
+    """
+
+    __slots__ = (
+        "_memo",
+        "_open",
+        "closed",
+        "closed_times",
+        "created_times",
+        "exit_times",
+        "exits",
+        "open_closes",
+        "open_starts",
+        "rows",
+    )
+    rows: list[_DealRow]
+
+    def __init__(
+        self,
+        deals: Mapping[str, DealSummary],
+        convert: Convert,
+        previous: DealIndex | None = None,
+    ) -> None:
+        known: dict[str, _DealRow] = (
+            {row.deal.deal_id: row for row in previous.rows} if previous is not None else {}
+        )
+        rows: list[_DealRow] = []
+        closed: list[tuple[float, int]] = []
+        created: list[float] = []
+        exits: list[tuple[float, int, int, str, int]] = []
+        starts: list[float] = []
+        closes: list[float] = []
+        for pos, deal in enumerate(deals.values()):
+            row = known.get(deal.deal_id)
+            if row is None or row.deal is not deal:
+                row = _DealRow(deal, convert)
+            rows.append(row)
+            if deal.closed_at is not None:
+                closed.append((deal.closed_at, pos))
+            if deal.created_at is not None:
+                created.append(deal.created_at)
+            for j, (stage, left, forward) in enumerate(deal.exits):
+                exits.append((left, pos, j, f"{deal.pipeline}/{stage}", int(forward)))
+            start = deal.created_at if deal.created_at is not None else deal.opened_at
+            if start is not None:
+                starts.append(start)
+                if deal.closed_at is not None:
+                    closes.append(deal.closed_at)
+        closed.sort()
+        exits.sort()
+        self.rows = rows
+        self.closed = closed
+        self.closed_times = [t for t, _ in closed]
+        self.created_times = sorted(created)
+        self.exits = exits
+        self.exit_times = [e[0] for e in exits]
+        self.open_starts = sorted(starts)
+        self.open_closes = sorted(closes)
+        self._open: OpenFigures | None = None
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _remember(self, key: tuple[Any, ...], value: Any) -> Any:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
+    def _closed_between(self, start: float, end: float) -> tuple[int, int]:
+        times = self.closed_times
+        return bisect_left(times, start), bisect_left(times, end)
+
+    def _closed_rows(self, lo: int, hi: int) -> list[_DealRow]:
+        """The deals closed in a slice of the closing order, in the mapping's order."""
+        rows = self.rows
+        return [rows[pos] for pos in sorted(pos for _, pos in self.closed[lo:hi])]
+
+    def window(self, start: float, end: float) -> DealWindow:
+        """:func:`deal_window` of the deals over ``[start, end)``."""
+        c0, c1 = self._closed_between(start, end)
+        created, exit_times = self.created_times, self.exit_times
+        r0, r1 = bisect_left(created, start), bisect_left(created, end)
+        x0, x1 = bisect_left(exit_times, start), bisect_left(exit_times, end)
+        key = ("w", c0, c1, r0, r1, x0, x1)
+        found = self._memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        out = DealWindow(created=r1 - r0)
+        for _, _, _, stage_key, forward in sorted(self.exits[x0:x1], key=_BY_DEAL_ORDER):
+            entry = out.exits.get(stage_key)
+            if entry is None:
+                entry = out.exits[stage_key] = [0, 0]
+            entry[0] += 1
+            entry[1] += forward
+        by = out.won_amount_by
+        for row in self._closed_rows(c0, c1):
+            if not row.won:
+                out.lost += 1
+                continue
+            out.won += 1
+            amount = row.amount
+            if amount is not None:
+                out.won_amount += amount
+                out.won_with_amount += 1
+                for dim_value in row.by:
+                    by[dim_value] = by.get(dim_value, 0.0) + amount
+            if row.cycle is not None:
+                out.cycle_days_sum += row.cycle
+                out.cycle_count += 1
+        return self._remember(key, out)  # type: ignore[no-any-return]
+
+    def achieved(self, quota: QuotaEntry, as_of: float) -> float:
+        """What the deals won in ``[period_start, as_of)`` add to a quota (as
+        :func:`quota_progress` adds it up)."""
+        c0, c1 = self._closed_between(quota.period_start, as_of)
+        key = ("q", quota.metric == "deals", c0, c1)
+        found = self._memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        achieved = 0.0
+        for row in self._closed_rows(c0, c1):
+            if row.won:
+                if quota.metric == "deals":
+                    achieved += 1
+                else:
+                    achieved += row.amount or 0.0
+        return self._remember(key, achieved)  # type: ignore[no-any-return]
+
+    def open_at(self, moment: float) -> int:
+        """How many deals were open at ``moment`` (:meth:`DealSummary.open_at`)."""
+        key = ("o", bisect_left(self.open_starts, moment), bisect_left(self.open_closes, moment))
+        found = self._memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        return self._remember(  # type: ignore[no-any-return]
+            key, sum(1 for row in self.rows if row.deal.open_at(moment))
+        )
+
+    def open_figures(self) -> OpenFigures:
+        """Open deals now: count, amount, amount by dimension, by stage, follow-ups."""
+        if self._open is None:
+            open_by: dict[str, float] = {}
+            by_stage: dict[str, list[float]] = {}
+            known: list[float] = []
+            n = follow_ups = 0
+            for row in self.rows:
+                if not row.deal.is_open:
+                    continue
+                n += 1
+                follow_ups += row.deal.follow_ups
+                entry = by_stage.setdefault(row.stage_key, [0, 0.0])
+                entry[0] += 1
+                amount = row.amount
+                if amount is not None:
+                    known.append(amount)
+                    entry[1] += amount
+                    for dim_value in row.by:
+                        open_by[dim_value] = open_by.get(dim_value, 0.0) + amount
+            self._open = (n, sum(known) if known else None, open_by, by_stage, follow_ups)
+        return self._open
+
+
+class LeadIndex:
+    """A rep's leads (one ``leads`` mapping, never changed) sorted by creation, so the
+    lead figures of a window read only its leads, and a window holding the same leads
+    as one asked before is answered from a memo."""
+
+    __slots__ = ("_memo", "converted_times", "created", "created_times")
+
+    def __init__(self, leads: Mapping[str, LeadEntry]) -> None:
+        created = sorted(
+            ((lead.created_at, lead) for lead in leads.values() if lead.created_at is not None),
+            key=itemgetter(0),
+        )
+        self.created = [lead for _, lead in created]
+        self.created_times = [t for t, _ in created]
+        self.converted_times = sorted(
+            lead.converted_at for lead in self.created if lead.converted_at is not None
+        )
+        self._memo: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def _slice(self, start: float, end: float) -> tuple[int, int]:
+        return bisect_left(self.created_times, start), bisect_left(self.created_times, end)
+
+    def _remember(self, key: tuple[Any, ...], value: tuple[int, int]) -> tuple[int, int]:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
+    def converted(self, start: float, end: float) -> tuple[int, int]:
+        """Leads created in ``[start, end)``, and how many of them converted before ``end``."""
+        lo, hi = self._slice(start, end)
+        key = ("c", lo, hi, bisect_left(self.converted_times, end))
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        converted = sum(
+            1
+            for lead in self.created[lo:hi]
+            if lead.converted_at is not None and lead.converted_at < end
+        )
+        return self._remember(key, (hi - lo, converted))
+
+    def contacted(self, start: float, end: float, within: float) -> tuple[int, int]:
+        """Leads created in ``[start, end)``, and how many had an outbound touch within
+        ``within`` seconds of their creation."""
+        lo, hi = self._slice(start, end)
+        key = ("t", lo, hi, within)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        worked = 0
+        for lead in self.created[lo:hi]:
+            touched, created = lead.first_touch_at, lead.created_at
+            if touched is not None and created is not None and touched <= created + within:
+                worked += 1
+        return self._remember(key, (hi - lo, worked))
+
+
 class Windows:
-    """One rep's windows at one judgment, each computed once however often it is asked."""
+    """One rep's windows at one judgment, each computed once however often it is asked.
 
-    __slots__ = ("_memo", "convert", "days", "state")
+    Reads the rep's deals, leads and activity through indexes (:class:`DealIndex`,
+    :class:`LeadIndex`, :class:`~.state.activity.TouchIndex`); given none, it builds them
+    from ``state`` and ``days``. ``lo`` and ``hi`` narrow the days to those overlapping
+    ``[lo, hi)``.
+    """
 
-    def __init__(self, state: RepState, days: Iterable[ActivityDay], convert: Convert) -> None:
+    __slots__ = ("_memo", "convert", "deal_index", "hi", "lead_index", "lo", "state", "touch_index")
+
+    def __init__(
+        self,
+        state: RepState,
+        days: Iterable[ActivityDay],
+        convert: Convert,
+        *,
+        deals: DealIndex | None = None,
+        leads: LeadIndex | None = None,
+        touches: TouchIndex | None = None,
+        lo: float = -math.inf,
+        hi: float = math.inf,
+    ) -> None:
         self.state = state
-        self.days = list(days)
         self.convert = convert
+        self.deal_index = deals if deals is not None else DealIndex(state.deals, convert)
+        self.lead_index = leads if leads is not None else LeadIndex(state.leads)
+        self.touch_index = touches if touches is not None else TouchIndex(days)
+        self.lo, self.hi = lo, hi
         self._memo: dict[tuple[str, float, float], Any] = {}
 
     def touches(self, start: float, end: float) -> Touches:
         key = ("t", start, end)
-        if key not in self._memo:
-            self._memo[key] = touches_between(self.days, start, end)
-        return self._memo[key]  # type: ignore[no-any-return]
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.touch_index.between(start, end, self.lo, self.hi)
+        return found  # type: ignore[no-any-return]
 
     def deals(self, start: float, end: float) -> DealWindow:
         key = ("d", start, end)
-        if key not in self._memo:
-            self._memo[key] = deal_window(self.state.deals.values(), start, end, self.convert)
-        return self._memo[key]  # type: ignore[no-any-return]
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.deal_index.window(start, end)
+        return found  # type: ignore[no-any-return]
 
     def quota(self, as_of: float) -> QuotaProgress | None:
         key = ("q", as_of, as_of)
         if key not in self._memo:
-            self._memo[key] = quota_progress(self.state, as_of, self.convert)
+            quota = current_quota(self.state, as_of)
+            self._memo[key] = (
+                None
+                if quota is None
+                else _progress(quota, self.deal_index.achieved(quota, as_of), as_of)
+            )
         return self._memo[key]  # type: ignore[no-any-return]
+
+    def open_deals_at(self, state: RepState, moment: float) -> int:
+        """Deals of ``state`` open at ``moment``."""
+        if state.deals is self.state.deals:
+            return self.deal_index.open_at(moment)
+        return sum(1 for d in state.deals.values() if d.open_at(moment))
+
+    def leads_contacted(
+        self, state: RepState, start: float, end: float, within: float
+    ) -> tuple[int, int]:
+        """Leads of ``state`` created in ``[start, end)``, and how many of them had an
+        outbound touch within ``within`` seconds."""
+        if state.leads is self.state.leads:
+            return self.lead_index.contacted(start, end, within)
+        return LeadIndex(state.leads).contacted(start, end, within)
 
 
 @dataclass(slots=True)
@@ -167,7 +476,7 @@ class RepFigures:
 
     open_deals: int
     open_amount: float | None
-    open_amount_by: dict[tuple[str, str], float]
+    open_amount_by: dict[str, float]  # "dimension|value" -> amount
     open_by_stage: dict[str, list[float]]  # "pipeline/stage" -> [count, amount]
     win90: DealWindow
     touches7: Touches
@@ -201,39 +510,20 @@ class RepFigures:
 
 
 def rep_figures(windows: Windows, as_of: float) -> RepFigures:
-    state, convert, w = windows.state, windows.convert, windows
-    open_deals = [d for d in state.deals.values() if d.is_open]
-    amounts = [(d, _amount(d, convert)) for d in open_deals]
-    open_by: dict[tuple[str, str], float] = {}
-    by_stage: dict[str, list[float]] = {}
-    for deal, amount in amounts:
-        entry = by_stage.setdefault(f"{deal.pipeline}/{deal.stage}", [0, 0.0])
-        entry[0] += 1
-        if amount is not None:
-            entry[1] += amount
-            for dim, value in (("source_channel", deal.source_channel), ("product", deal.product)):
-                if value is not None:
-                    open_by[(dim, value)] = open_by.get((dim, value), 0.0) + amount
-    known = [a for _, a in amounts if a is not None]
-    leads = [
-        lead
-        for lead in state.leads.values()
-        if lead.created_at is not None and as_of - 30 * DAY <= lead.created_at < as_of
-    ]
-    converted = [
-        lead for lead in leads if lead.converted_at is not None and lead.converted_at < as_of
-    ]
+    w = windows
+    open_deals, open_amount, open_by, by_stage, follow_ups = w.deal_index.open_figures()
+    leads30, converted = w.lead_index.converted(as_of - 30 * DAY, as_of)
     return RepFigures(
-        open_deals=len(open_deals),
-        open_amount=sum(known) if known else None,
+        open_deals=open_deals,
+        open_amount=open_amount,
         open_amount_by=open_by,
         open_by_stage=by_stage,
         win90=w.deals(as_of - 90 * DAY, as_of),
         touches7=w.touches(as_of - 7 * DAY, as_of),
         touches30=w.touches(as_of - 30 * DAY, as_of),
-        follow_ups_open=sum(d.follow_ups for d in open_deals),
-        leads30=len(leads),
-        leads30_converted=len(converted),
+        follow_ups_open=follow_ups,
+        leads30=leads30,
+        leads30_converted=converted,
         quota=w.quota(as_of),
         won_last30=w.deals(as_of - 30 * DAY, as_of).won_amount,
         won_prev30=w.deals(as_of - 60 * DAY, as_of - 30 * DAY).won_amount,
@@ -292,20 +582,16 @@ class TeamSums:
         self.won_prev30 += figures.won_prev30
         _add_pairs(self.exits, w.exits)
         _add_pairs(self.open_by_stage, figures.open_by_stage)
-        _add_values(
-            self.open_amount_by, {f"{d}|{v}": a for (d, v), a in figures.open_amount_by.items()}
-        )
-        _add_values(self.won_amount_by, {f"{d}|{v}": a for (d, v), a in w.won_amount_by.items()})
+        _add_values(self.open_amount_by, figures.open_amount_by)
+        _add_values(self.won_amount_by, w.won_amount_by)
 
     def add(self, other: TeamSums) -> None:
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name in _PAIRS:
-                _add_pairs(mine, theirs)
-            elif isinstance(mine, dict):
-                _add_values(mine, theirs)
-            else:
-                setattr(self, f.name, mine + theirs)
+        for name in _NUMBERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _PAIRS:
+            _add_pairs(getattr(self, name), getattr(other, name))
+        for name in _VALUES:
+            _add_values(getattr(self, name), getattr(other, name))
 
     def to_wire(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -345,6 +631,8 @@ class TeamSums:
 
 
 _PAIRS = ("exits", "open_by_stage")
+_VALUES = ("open_amount_by", "won_amount_by")
+_NUMBERS = tuple(f.name for f in fields(TeamSums) if f.name not in _PAIRS + _VALUES)
 
 
 def _add_pairs(target: dict[str, Any], source: Mapping[str, Any]) -> None:

@@ -16,19 +16,21 @@ all its reps wherever they are processed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, MutableMapping
+import operator
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import replace
 
 from schemas import ActivityLogged, LeadConverted, LeadCreated, QuotaSet
 
 from .engine import RepPartitionSnapshot, SharedView
-from .figures import RepFigures, TeamSums, Windows, rep_figures
+from .figures import DealIndex, LeadIndex, RepFigures, TeamSums, Windows, rep_figures
 from .rules.alerting import AlertDraft
 from .rules.rep_rules import RepInputs, judge_rep
 from .settings import RulesSettings, Settings, rules_for_team
-from .state.activity import ActivityDay, add_activity, bucket_key, day_start
+from .state.activity import ActivityDay, TouchIndex, add_activity, bucket_key, day_start
 from .state.rep import (
     DealSummary,
+    LeadEntry,
     RepState,
     apply_lead,
     apply_quota,
@@ -46,6 +48,36 @@ FORWARDED = "forwarded"  # events that reach the rep side through its internal t
 _DEAL_RETENTION = 100 * DAY  # closed deals beyond the longest deal window (90 days)
 _LEAD_RETENTION = 35 * DAY
 _QUOTA_RETENTION = 400 * DAY
+
+
+class _RepIndexes:
+    """What the judging of one rep derives from its state and buckets, kept between
+    boundaries: each part says which object it was derived from, and is derived anew
+    when that is no longer the rep's (state parts and buckets are values: a change is
+    a new object). Nothing here is stored; a restarted worker derives it again."""
+
+    __slots__ = (
+        "days_of",
+        "deals",
+        "deals_of",
+        "keys",
+        "leads",
+        "leads_of",
+        "prune_at",
+        "prune_of",
+        "touches",
+    )
+
+    def __init__(self) -> None:
+        self.deals_of: Mapping[str, DealSummary] | None = None
+        self.deals: DealIndex | None = None
+        self.leads_of: Mapping[str, LeadEntry] | None = None
+        self.leads: LeadIndex | None = None
+        self.days_of: tuple[float, ...] | None = None
+        self.keys: list[str] = []  # the bucket keys of ``days_of``, in day order
+        self.touches = TouchIndex()
+        self.prune_of: tuple[object, ...] | None = None  # the parts _pruned last returned
+        self.prune_at = -math.inf
 
 
 class RepEngine:
@@ -69,6 +101,7 @@ class RepEngine:
         self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
         self._teams_cache: tuple[float, dict[str, TeamSums], dict[str, Windows]] | None = None
+        self._indexes: dict[str, _RepIndexes] = {}  # derived from the stores, rebuilt at will
         rules = settings.rules
         windows = [
             rules.activity_drop.window_days + 7 * rules.activity_drop.baseline_weeks,
@@ -113,7 +146,8 @@ class RepEngine:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
-            self.rep_ids.pop(partition, None)
+            for rep_id in self.rep_ids.pop(partition, ()):
+                self._indexes.pop(rep_id, None)
             self.watermarks.pop(partition, None)
             for stream in (INPUT, FORWARDED):
                 self.stream_marks.pop((partition, stream), None)
@@ -222,8 +256,31 @@ class RepEngine:
         return first if judged is None else max(first, judged + self.interval)
 
     def windows(self, state: RepState, as_of: float) -> Windows:
+        """The rep's windows ending at ``as_of`` over the activity days of ``days_of``."""
+        index = self._indexes.get(state.rep_id)
+        if index is None:
+            index = self._indexes[state.rep_id] = _RepIndexes()
+        if index.deals_of is not state.deals:
+            index.deals = DealIndex(state.deals, self._convert, index.deals)
+            index.deals_of = state.deals
+        if index.leads_of is not state.leads:
+            index.leads = LeadIndex(state.leads)
+            index.leads_of = state.leads
+        if index.days_of is not state.bucket_days:
+            index.keys = [bucket_key(state.rep_id, day) for day in sorted(state.bucket_days)]
+            index.days_of = state.bucket_days
+        get = self.buckets.get
+        buckets = [b for b in [get(key) for key in index.keys] if b is not None]
+        index.touches = index.touches.updated(buckets)
         return Windows(
-            state, self.days_of(state, as_of - self.bucket_retention, as_of), self._convert
+            state,
+            (),
+            self._convert,
+            deals=index.deals,
+            leads=index.leads,
+            touches=index.touches,
+            lo=as_of - self.bucket_retention,
+            hi=as_of,
         )
 
     def figures(self, state: RepState, as_of: float) -> RepFigures:
@@ -312,7 +369,7 @@ class RepEngine:
                 new, found = judge_rep(inputs, team)
                 drafts.extend(found)
                 new = self._pruned(new, as_of)
-                if new != state:
+                if new is not state and new != state:
                     self._put_rep(new)
         for partition in partitions:
             judged = self.clocks.get(str(partition))
@@ -321,6 +378,39 @@ class RepEngine:
         return drafts
 
     def _pruned(self, state: RepState, as_of: float) -> RepState:
+        """The state without what no window reaches any more (and its old buckets deleted)."""
+        index = self._indexes.get(state.rep_id)
+        parts = (state.bucket_days, state.deals, state.leads, state.quotas)
+        if (
+            index is not None
+            and index.prune_of is not None
+            and as_of < index.prune_at
+            and all(map(operator.is_, parts, index.prune_of))
+        ):
+            return state
+        new = self._prune(state, as_of)
+        if index is not None:
+            index.prune_of = (new.bucket_days, new.deals, new.leads, new.quotas)
+            index.prune_at = self._next_prune(new)
+        return new
+
+    def _next_prune(self, state: RepState) -> float:
+        """A moment before which :meth:`_prune` removes nothing from ``state``, early
+        rather than late (a second of slack against rounding)."""
+        quotas = state.quotas.values()
+        moments = [day + DAY + self.bucket_retention for day in state.bucket_days]
+        for deal in state.deals.values():
+            if not deal.is_open and deal.closed_at is not None:
+                # kept while a quota period it counts towards runs
+                held = [q.period_end for q in quotas if q.period_start <= deal.closed_at]
+                moments.append(max([deal.closed_at + _DEAL_RETENTION, *held]))
+        moments += [
+            v.created_at + _LEAD_RETENTION for v in state.leads.values() if v.created_at is not None
+        ]
+        moments += [q.period_end + _QUOTA_RETENTION for q in quotas]
+        return min(moments, default=math.inf) - 1.0
+
+    def _prune(self, state: RepState, as_of: float) -> RepState:
         old_days = [d for d in state.bucket_days if d + DAY <= as_of - self.bucket_retention]
         for day in old_days:
             key = bucket_key(state.rep_id, day)

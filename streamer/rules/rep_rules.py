@@ -23,15 +23,52 @@ from .alerting import AlertDraft, Number, Severity
 __all__ = ["REP_RULES", "RepInputs", "Verdict", "judge_rep"]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """A rule's measurement at ``as_of``; ``holds`` says whether its condition holds."""
+Words = tuple[str, str, dict[str, Number]]  # title, summary, metrics
 
-    holds: bool
-    severity: Severity
-    title: str
-    summary: str
-    metrics: dict[str, Number]
+
+class Verdict:
+    """A rule's measurement at ``as_of``; ``holds`` says whether its condition holds.
+
+    Its words (title, summary, metrics) are put together when first read: most
+    verdicts change no episode and are never read.
+    """
+
+    __slots__ = ("_describe", "_words", "holds", "severity")
+
+    def __init__(self, holds: bool, severity: Severity, describe: Callable[[], Words]) -> None:
+        self.holds = holds
+        self.severity = severity
+        self._describe = describe
+        self._words: Words | None = None
+
+    @classmethod
+    def said(
+        cls,
+        holds: bool,
+        severity: Severity,
+        title: str,
+        summary: str,
+        metrics: dict[str, Number],
+    ) -> Verdict:
+        words = (title, summary, metrics)
+        return cls(holds, severity, lambda: words)
+
+    def words(self) -> Words:
+        if self._words is None:
+            self._words = self._describe()
+        return self._words
+
+    @property
+    def title(self) -> str:
+        return self.words()[0]
+
+    @property
+    def summary(self) -> str:
+        return self.words()[1]
+
+    @property
+    def metrics(self) -> dict[str, Number]:
+        return self.words()[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +95,20 @@ def quota_pace(x: RepInputs) -> Verdict | None:
     return Verdict(
         progress.pace < rule.warning_ratio,
         severity,
-        f"Rep {x.state.rep_id} behind quota pace",
-        f"{progress.attainment:.0%} {unit} reached with {progress.elapsed:.0%} of the period "
-        f"gone: pace {progress.pace:.2f} (alert below {rule.warning_ratio}, critical below "
-        f"{rule.critical_ratio}).",
-        {
-            "attainment": _r(progress.attainment),
-            "elapsed_fraction": _r(progress.elapsed),
-            "pace": _r(progress.pace),
-            "threshold": rule.warning_ratio,
-            "achieved": _r(progress.achieved, 2),
-            "target": q.target,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id} behind quota pace",
+            f"{progress.attainment:.0%} {unit} reached with {progress.elapsed:.0%} of the period "
+            f"gone: pace {progress.pace:.2f} (alert below {rule.warning_ratio}, critical below "
+            f"{rule.critical_ratio}).",
+            {
+                "attainment": _r(progress.attainment),
+                "elapsed_fraction": _r(progress.elapsed),
+                "pace": _r(progress.pace),
+                "threshold": rule.warning_ratio,
+                "achieved": _r(progress.achieved, 2),
+                "target": q.target,
+            },
+        ),
     )
 
 
@@ -82,15 +121,17 @@ def low_contact_rate(x: RepInputs) -> Verdict | None:
     return Verdict(
         rate < rule.min_rate,
         "warning",
-        f"Rep {x.state.rep_id}: calls rarely turn into conversations",
-        f"{t.conversations} conversations from {t.outbound_attempts} outbound attempts in "
-        f"{rule.window_days} days: contact rate {rate:.3f}, below {rule.min_rate}.",
-        {
-            "contact_rate": _r(rate, 4),
-            "threshold": rule.min_rate,
-            "conversations": t.conversations,
-            "outbound_attempts": t.outbound_attempts,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: calls rarely turn into conversations",
+            f"{t.conversations} conversations from {t.outbound_attempts} outbound attempts in "
+            f"{rule.window_days} days: contact rate {rate:.3f}, below {rule.min_rate}.",
+            {
+                "contact_rate": _r(rate, 4),
+                "threshold": rule.min_rate,
+                "conversations": t.conversations,
+                "outbound_attempts": t.outbound_attempts,
+            },
+        ),
     )
 
 
@@ -108,17 +149,19 @@ def activity_drop(x: RepInputs) -> Verdict | None:
     return Verdict(
         now < rule.ratio * weekly,
         "warning",
-        f"Rep {x.state.rep_id}: outbound activity dropped",
-        f"{now} outbound attempts in the last {rule.window_days} days against a usual "
-        f"{weekly:.1f} ({rule.baseline_weeks} weeks before): {now / weekly:.0%} of normal, "
-        f"alert below {rule.ratio:.0%}.",
-        {
-            "outbound_attempts": now,
-            "baseline_weekly": _r(weekly, 1),
-            "ratio": _r(now / weekly),
-            "threshold": rule.ratio,
-            "baseline_weeks": rule.baseline_weeks,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: outbound activity dropped",
+            f"{now} outbound attempts in the last {rule.window_days} days against a usual "
+            f"{weekly:.1f} ({rule.baseline_weeks} weeks before): {now / weekly:.0%} of normal, "
+            f"alert below {rule.ratio:.0%}.",
+            {
+                "outbound_attempts": now,
+                "baseline_weekly": _r(weekly, 1),
+                "ratio": _r(now / weekly),
+                "threshold": rule.ratio,
+                "baseline_weeks": rule.baseline_weeks,
+            },
+        ),
     )
 
 
@@ -142,16 +185,18 @@ def conversion_drop(x: RepInputs) -> Verdict | None:
     return Verdict(
         score < rule.ratio,
         "warning",
-        f"Rep {x.state.rep_id}: deals stop converting in {stage.split('/', 1)[-1]}",
-        f"{rate:.0%} of {n} deals leaving {stage} in {rule.window_days} days moved forward, "
-        f"against {team_rate:.0%} for the team (alert below {rule.ratio:.0%} of it).",
-        {
-            "stage": stage,
-            "conversion": _r(rate),
-            "team_conversion": _r(team_rate),
-            "threshold": _r(rule.ratio * team_rate),
-            "exits": n,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: deals stop converting in {stage.split('/', 1)[-1]}",
+            f"{rate:.0%} of {n} deals leaving {stage} in {rule.window_days} days moved forward, "
+            f"against {team_rate:.0%} for the team (alert below {rule.ratio:.0%} of it).",
+            {
+                "stage": stage,
+                "conversion": _r(rate),
+                "team_conversion": _r(team_rate),
+                "threshold": _r(rule.ratio * team_rate),
+                "exits": n,
+            },
+        ),
     )
 
 
@@ -162,63 +207,72 @@ def win_rate_outlier(x: RepInputs) -> Verdict | None:
         return None
     rate = w.won / w.closed
     team_rate = x.team.win_rate() if x.team is not None else None
-    metrics: dict[str, Number] = {
-        "win_rate": _r(rate),
-        "team_win_rate": _r(team_rate),
-        "closed": w.closed,
-    }
+
+    def metrics() -> dict[str, Number]:
+        return {"win_rate": _r(rate), "team_win_rate": _r(team_rate), "closed": w.closed}
+
     if team_rate is not None and rate < rule.low_ratio * team_rate:
         return Verdict(
             True,
             "warning",
-            f"Rep {x.state.rep_id}: win rate far below the team's",
-            f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}), "
-            f"against {team_rate:.0%} for the team (alert below {rule.low_ratio:.0%} of it).",
-            {**metrics, "threshold": _r(rule.low_ratio * team_rate)},
+            lambda: (
+                f"Rep {x.state.rep_id}: win rate far below the team's",
+                f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}), "
+                f"against {team_rate:.0%} for the team (alert below {rule.low_ratio:.0%} of it).",
+                {**metrics(), "threshold": _r(rule.low_ratio * team_rate)},
+            ),
         )
     if rate > rule.high_rate:
         return Verdict(
             True,
             "info",
-            f"Rep {x.state.rep_id}: win rate unusually high",
-            f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}, "
-            f"above {rule.high_rate:.0%}): possibly too selective about which deals to work.",
-            {**metrics, "threshold": rule.high_rate},
+            lambda: (
+                f"Rep {x.state.rep_id}: win rate unusually high",
+                f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}, "
+                f"above {rule.high_rate:.0%}): possibly too selective about which deals to work.",
+                {**metrics(), "threshold": rule.high_rate},
+            ),
         )
     return Verdict(
         False,
         "warning",
-        f"Rep {x.state.rep_id}: win rate back in line",
-        f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}).",
-        metrics,
+        lambda: (
+            f"Rep {x.state.rep_id}: win rate back in line",
+            f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}).",
+            metrics(),
+        ),
     )
 
 
 def pipeline_load(x: RepInputs) -> Verdict | None:
     rule = x.rules.pipeline_load
-    n = sum(1 for d in x.state.deals.values() if d.open_at(x.as_of))
+    n = x.w.open_deals_at(x.state, x.as_of)
     high = n > rule.max_open
     if rule.min_open <= n <= rule.max_open:  # what a resolution says: not "thin"
         return Verdict(
             False,
             "info",
-            f"Rep {x.state.rep_id}: pipeline back in range",
-            f"{n} open deals, within the {rule.min_open} to {rule.max_open} a rep can work.",
-            {"open_deals": n, "max_open": rule.max_open, "min_open": rule.min_open},
+            lambda: (
+                f"Rep {x.state.rep_id}: pipeline back in range",
+                f"{n} open deals, within the {rule.min_open} to {rule.max_open} a rep can work.",
+                {"open_deals": n, "max_open": rule.max_open, "min_open": rule.min_open},
+            ),
         )
     return Verdict(
         True,
         "warning" if high else "info",
-        f"Rep {x.state.rep_id}: pipeline {'overloaded' if high else 'thin'}",
-        f"{n} open deals, {'above' if high else 'below'} the "
-        f"{rule.max_open if high else rule.min_open} a rep can "
-        f"{'work well' if high else 'live from'}.",
-        {
-            "open_deals": n,
-            "threshold": rule.max_open if high else rule.min_open,
-            "max_open": rule.max_open,
-            "min_open": rule.min_open,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: pipeline {'overloaded' if high else 'thin'}",
+            f"{n} open deals, {'above' if high else 'below'} the "
+            f"{rule.max_open if high else rule.min_open} a rep can "
+            f"{'work well' if high else 'live from'}.",
+            {
+                "open_deals": n,
+                "threshold": rule.max_open if high else rule.min_open,
+                "max_open": rule.max_open,
+                "min_open": rule.min_open,
+            },
+        ),
     )
 
 
@@ -248,20 +302,22 @@ def activity_barometer(x: RepInputs) -> Verdict | None:
     return Verdict(
         created < needed,
         "warning",
-        f"Rep {x.state.rep_id}: too few new opportunities to reach quota",
-        f"{created} new opportunities in the last {rule.window_days} days; reaching the "
-        f"quota needs {needed:.1f} (remaining {remaining:,.0f} / deal size {size:,.0f} / "
-        f"win rate {win_rate:.0%} / {weeks_left:.1f} weeks left).",
-        {
-            "new_opportunities": created,
-            "needed": _r(needed, 2),
-            "threshold": _r(needed, 2),
-            "remaining_target": _r(remaining, 2),
-            "deal_size_avg": _r(size, 2),
-            "win_rate": _r(win_rate),
-            "weeks_left": _r(weeks_left, 2),
-            "closed_deals": history.closed,  # the sample behind win rate and deal size
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: too few new opportunities to reach quota",
+            f"{created} new opportunities in the last {rule.window_days} days; reaching the "
+            f"quota needs {needed:.1f} (remaining {remaining:,.0f} / deal size {size:,.0f} / "
+            f"win rate {win_rate:.0%} / {weeks_left:.1f} weeks left).",
+            {
+                "new_opportunities": created,
+                "needed": _r(needed, 2),
+                "threshold": _r(needed, 2),
+                "remaining_target": _r(remaining, 2),
+                "deal_size_avg": _r(size, 2),
+                "win_rate": _r(win_rate),
+                "weeks_left": _r(weeks_left, 2),
+                "closed_deals": history.closed,  # the sample behind win rate and deal size
+            },
+        ),
     )
 
 
@@ -269,33 +325,25 @@ def leads_uncontacted(x: RepInputs) -> Verdict | None:
     rule = x.rules.leads_uncontacted
     start = x.as_of - rule.window_days * DAY
     end = x.as_of - rule.within_days * DAY  # younger leads cannot be judged yet
-    judged = [
-        lead
-        for lead in x.state.leads.values()
-        if lead.created_at is not None and start <= lead.created_at < end
-    ]
-    if len(judged) < rule.min_leads:
+    judged, worked = x.w.leads_contacted(x.state, start, end, rule.within_days * DAY)
+    if judged < rule.min_leads:
         return None
-    worked = sum(
-        1
-        for lead in judged
-        if lead.first_touch_at is not None
-        and lead.first_touch_at <= lead.created_at + rule.within_days * DAY  # type: ignore[operator]
-    )
-    share = worked / len(judged)
+    share = worked / judged
     return Verdict(
         share < rule.min_share,
         "warning",
-        f"Rep {x.state.rep_id}: new leads left uncontacted",
-        f"Only {worked} of {len(judged)} leads assigned in the last {rule.window_days} days "
-        f"had an outbound touch within {rule.within_days:g} days ({share:.0%}, alert below "
-        f"{rule.min_share:.0%}).",
-        {
-            "contacted_share": _r(share),
-            "threshold": rule.min_share,
-            "leads": len(judged),
-            "contacted": worked,
-        },
+        lambda: (
+            f"Rep {x.state.rep_id}: new leads left uncontacted",
+            f"Only {worked} of {judged} leads assigned in the last {rule.window_days} days "
+            f"had an outbound touch within {rule.within_days:g} days ({share:.0%}, alert below "
+            f"{rule.min_share:.0%}).",
+            {
+                "contacted_share": _r(share),
+                "threshold": rule.min_share,
+                "leads": judged,
+                "contacted": worked,
+            },
+        ),
     )
 
 
@@ -311,13 +359,29 @@ REP_RULES: Mapping[str, Callable[[RepInputs], Verdict | None]] = {
 }
 
 
+_Judged = tuple[tuple[str, Callable[[RepInputs], "Verdict | None"], bool], ...]
+_ENABLED: dict[int, tuple[RulesSettings, _Judged]] = {}
+
+
+def _rules_of(rules: RulesSettings) -> _Judged:
+    """The rules with whether each is on, worked out once per (frozen) settings object."""
+    found = _ENABLED.get(id(rules))
+    if found is None or found[0] is not rules:
+        judged = tuple(
+            (name, rule, getattr(rules, name).enabled) for name, rule in REP_RULES.items()
+        )
+        found = _ENABLED[id(rules)] = (rules, judged)
+    return found[1]
+
+
 def judge_rep(x: RepInputs, team_id: str | None) -> tuple[RepState, list[AlertDraft]]:
-    """Judge every rep rule at ``x.as_of``; return the new episodes and their changes."""
+    """Judge every rep rule at ``x.as_of``; return the new episodes and their changes
+    (the very state when nothing changed)."""
     state = x.state
-    episodes = dict(state.episodes)
+    episodes = state.episodes
+    changed: dict[str, RepEpisode] | None = None
     drafts: list[AlertDraft] = []
-    for name, rule in REP_RULES.items():
-        enabled = getattr(x.rules, name).enabled
+    for name, rule, enabled in _rules_of(x.rules):
         verdict = rule(x) if enabled else None
         holds = verdict is not None and verdict.holds
         episode = episodes.get(name)
@@ -327,26 +391,34 @@ def judge_rep(x: RepInputs, team_id: str | None) -> tuple[RepState, list[AlertDr
             if episode is None:
                 episode = RepEpisode(f"{name}:{state.rep_id}:{iso(x.as_of)}", x.as_of, "")
             episode = replace(episode, severity=verdict.severity)
-            episodes[name] = episode
+            if changed is None:
+                changed = dict(episodes)
+            changed[name] = episode
             drafts.append(_draft(name, state, team_id, episode, "firing", verdict, None))
         elif episode is not None:
-            del episodes[name]
+            if changed is None:
+                changed = dict(episodes)
+            del changed[name]
             if verdict is None:
                 why = "the rule was switched off" if not enabled else "too little data to judge"
-                verdict = Verdict(
+                verdict = Verdict.said(
                     False,
                     "info",
                     f"Rep {state.rep_id}: {name.replace('_', ' ')} over",
                     f"No longer judged: {why}.",
                     {},
                 )
-            ended = replace(
-                verdict,
-                severity=episode.severity,  # type: ignore[arg-type]
-                title=f"Resolved: {verdict.title}",
+            ended = Verdict.said(
+                verdict.holds,
+                episode.severity,  # type: ignore[arg-type]
+                f"Resolved: {verdict.title}",
+                verdict.summary,
+                verdict.metrics,
             )
             drafts.append(_draft(name, state, team_id, episode, "resolved", ended, x.as_of))
-    return replace(state, episodes=episodes), drafts
+    if changed is None:
+        return state, drafts
+    return replace(state, episodes=changed), drafts
 
 
 def _draft(

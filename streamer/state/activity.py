@@ -9,9 +9,12 @@ deleted by the worker as time passes.
 
 from __future__ import annotations
 
+import math
+import operator
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas import ActivityLogged
 
@@ -20,6 +23,7 @@ from ..timeutil import DAY, to_epoch
 __all__ = [
     "HOUR",
     "ActivityDay",
+    "TouchIndex",
     "Touches",
     "add_activity",
     "bucket_key",
@@ -87,36 +91,13 @@ _OUTBOUND_ATTEMPT_CHANNELS = frozenset({"call", "email", "social"})
 _CONVERSATIONS = frozenset({("call", "connected"), ("email", "replied"), ("meeting", "held")})
 
 
-@dataclass(slots=True)
-class Touches:
-    """Counts over a window by ``channel|direction|outcome``, with the contract's sums."""
+class Touches(NamedTuple):
+    """The contract's sums of touches over a window."""
 
-    by_key: dict[str, int] = field(default_factory=dict)
-
-    def add(self, key: str, n: int) -> None:
-        self.by_key[key] = self.by_key.get(key, 0) + n
-
-    def _sum(self, which: int) -> int:
-        return sum(n for key, n in self.by_key.items() if _classify(key)[which])
-
-    @property
-    def outbound_attempts(self) -> int:
-        """Outbound calls, emails and social touches."""
-        return self._sum(0)
-
-    @property
-    def conversations(self) -> int:
-        """Calls connected, emails replied, meetings held."""
-        return self._sum(1)
-
-    @property
-    def emails_sent(self) -> int:
-        return self._sum(2)
-
-    @property
-    def emails_opened(self) -> int:
-        """Outbound emails opened or replied."""
-        return self._sum(3)
+    outbound_attempts: int = 0  # outbound calls, emails and social touches
+    conversations: int = 0  # calls connected, emails replied, meetings held
+    emails_sent: int = 0
+    emails_opened: int = 0  # outbound emails opened or replied
 
 
 _CLASSES: dict[str, tuple[bool, bool, bool, bool]] = {}
@@ -144,14 +125,33 @@ def _sum_hours(hours: Mapping[int, Mapping[str, int]]) -> dict[str, int]:
     return totals
 
 
+Counts = tuple[int, int, int, int]  # the four sums of :class:`Touches`, in field order
+_ZERO: Counts = (0, 0, 0, 0)
+
+
+def _counts(by_key: Mapping[str, int]) -> Counts:
+    attempts = conversations = sent = opened = 0
+    for key, n in by_key.items():
+        is_attempt, is_conversation, is_sent, is_opened = _classify(key)
+        if is_attempt:
+            attempts += n
+        if is_conversation:
+            conversations += n
+        if is_sent:
+            sent += n
+        if is_opened:
+            opened += n
+    return (attempts, conversations, sent, opened)
+
+
 def touches_between(days: Iterable[ActivityDay], start: float, end: float) -> Touches:
     """Counts of touches with start <= occurred_at < end, at hour granularity.
 
     ``start`` and ``end`` must be whole hours (windows end at rule boundaries).
-    Days wholly inside the window are added from their totals.
+    Days wholly inside the window are added from their totals. A plain scan over
+    the days: :class:`TouchIndex` answers the same from running sums.
     """
-    total = Touches()
-    by_key = total.by_key
+    by_key: dict[str, int] = {}
     for bucket in days:
         if bucket.day >= end or bucket.day + DAY <= start:
             continue
@@ -164,4 +164,108 @@ def touches_between(days: Iterable[ActivityDay], start: float, end: float) -> To
             if start <= moment < end:
                 for key, n in counts.items():
                     by_key[key] = by_key.get(key, 0) + n
-    return total
+    return Touches(*_counts(by_key))
+
+
+class _DaySums:
+    """One bucket's sums: its totals, and running sums over its hours in time order."""
+
+    __slots__ = ("bucket", "moments", "running", "total")
+
+    def __init__(self, bucket: ActivityDay) -> None:
+        self.bucket = bucket
+        hours = sorted(bucket.hours.items())
+        self.moments = [bucket.day + hour * HOUR for hour, _ in hours]
+        running = [_ZERO]
+        a = b = c = d = 0
+        for _, counts in hours:
+            da, db, dc, dd = _counts(counts)
+            a, b, c, d = a + da, b + db, c + dc, d + dd
+            running.append((a, b, c, d))
+        self.running = running
+        self.total = _counts(bucket.totals)
+
+    def between(self, start: float, end: float) -> Counts:
+        """The hours whose first moment is within ``[start, end)``."""
+        i = bisect_left(self.moments, start)
+        j = bisect_left(self.moments, end)
+        if j <= i:
+            return _ZERO
+        top, bottom = self.running[j], self.running[i]
+        return (top[0] - bottom[0], top[1] - bottom[1], top[2] - bottom[2], top[3] - bottom[3])
+
+
+class TouchIndex:
+    """:func:`touches_between` as range sums over one rep's day buckets.
+
+    Days wholly inside a window are added from running sums over the days' totals,
+    the (at most two) days it cuts from running sums over their hours, so a window
+    costs a few bisections however long it is; the counts are the very integers the
+    scan adds up. An index is derived from the buckets alone and never changed:
+    :meth:`updated` makes the index of newer buckets, reusing what it can of this one
+    (a bucket that is the same object has the same sums).
+    """
+
+    __slots__ = ("buckets", "days", "ends", "running", "sums")
+
+    def __init__(self, buckets: Iterable[ActivityDay] = (), previous: TouchIndex | None = None):
+        self.buckets = sorted(buckets, key=_day_of)
+        old = previous.buckets if previous is not None else []
+        same = 0
+        for bucket, before in zip(self.buckets, old, strict=False):
+            if bucket is not before:
+                break
+            same += 1
+        self.sums: list[_DaySums] = previous.sums[:same] if previous is not None else []
+        self.running: list[Counts] = (
+            previous.running[: same + 1] if previous is not None else [_ZERO]
+        )
+        a, b, c, d = self.running[-1]
+        for i in range(same, len(self.buckets)):
+            bucket = self.buckets[i]
+            if previous is not None and i < len(old) and old[i] is bucket:
+                sums = previous.sums[i]
+            else:
+                sums = _DaySums(bucket)
+            self.sums.append(sums)
+            da, db, dc, dd = sums.total
+            a, b, c, d = a + da, b + db, c + dc, d + dd
+            self.running.append((a, b, c, d))
+        self.days = [bucket.day for bucket in self.buckets]
+        self.ends = [bucket.day + DAY for bucket in self.buckets]
+
+    def updated(self, buckets: list[ActivityDay]) -> TouchIndex:
+        """The index of ``buckets``: this very one when they are the same objects."""
+        if len(buckets) == len(self.buckets) and all(map(operator.is_, buckets, self.buckets)):
+            return self
+        return TouchIndex(buckets, self)
+
+    def between(
+        self, start: float, end: float, lo: float = -math.inf, hi: float = math.inf
+    ) -> Touches:
+        """``touches_between`` over the days that overlap ``[lo, hi)``."""
+        days, ends = self.days, self.ends
+        first = bisect_right(ends, max(start, lo))  # the first day the window overlaps
+        stop = bisect_left(days, min(end, hi))
+        whole_from = max(bisect_left(days, start), first)
+        whole_to = min(bisect_right(ends, end), stop)
+        if whole_from < whole_to:
+            top, bottom = self.running[whole_to], self.running[whole_from]
+            a, b, c, d = (
+                top[0] - bottom[0],
+                top[1] - bottom[1],
+                top[2] - bottom[2],
+                top[3] - bottom[3],
+            )
+            cut = (*range(first, whole_from), *range(whole_to, stop))
+        else:
+            a = b = c = d = 0
+            cut = tuple(range(first, stop))
+        for i in cut:
+            da, db, dc, dd = self.sums[i].between(start, end)
+            a, b, c, d = a + da, b + db, c + dc, d + dd
+        return Touches(a, b, c, d)
+
+
+def _day_of(bucket: ActivityDay) -> float:
+    return bucket.day
