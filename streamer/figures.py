@@ -149,7 +149,19 @@ def _progress(quota: QuotaEntry, achieved: float, as_of: float) -> QuotaProgress
 class _DealRow:
     """What the figures read of one deal summary, worked out once per summary."""
 
-    __slots__ = ("by", "cycle", "deal", "amount", "stage_key", "won")
+    __slots__ = (
+        "amount",
+        "by",
+        "closed_at",
+        "created_at",
+        "cycle",
+        "deal",
+        "exits",
+        "shape",
+        "stage_key",
+        "start",
+        "won",
+    )
 
     def __init__(self, deal: DealSummary, convert: Convert) -> None:
         self.deal = deal
@@ -157,16 +169,34 @@ class _DealRow:
         self.amount = amount = _amount(deal, convert)
         self.stage_key = f"{deal.pipeline}/{deal.stage}"
         self.by = () if amount is None else _dim_keys(deal)
+        self.closed_at = deal.closed_at
+        self.created_at = deal.created_at
         self.cycle = (
             (deal.closed_at - deal.created_at) / DAY
             if deal.closed_at is not None and deal.created_at is not None
             else None
         )
+        self.start = deal.created_at if deal.created_at is not None else deal.opened_at
+        self.exits = [
+            (left, f"{deal.pipeline}/{stage}", int(forward)) for stage, left, forward in deal.exits
+        ]
+        # all the figures read of the deal but its follow-up count
+        self.shape = (
+            self.closed_at,
+            self.created_at,
+            self.start,
+            self.exits,
+            self.won,
+            amount,
+            self.by,
+            self.stage_key,
+            deal.is_open,
+        )
 
 
 OpenFigures = tuple[int, float | None, dict[str, float], dict[str, list[float]], int]
 
-_BY_DEAL_ORDER = itemgetter(1, 2)
+_BY_DEAL_ORDER = itemgetter(1)
 _MEMO_SIZE = 64
 
 
@@ -208,7 +238,7 @@ class DealIndex:
         rows: list[_DealRow] = []
         closed: list[tuple[float, int]] = []
         created: list[float] = []
-        exits: list[tuple[float, int, int, str, int]] = []
+        exits: list[tuple[float, int, str, int]] = []  # (left, order, stage key, forward)
         starts: list[float] = []
         closes: list[float] = []
         for pos, deal in enumerate(deals.values()):
@@ -216,17 +246,17 @@ class DealIndex:
             if row is None or row.deal is not deal:
                 row = _DealRow(deal, convert)
             rows.append(row)
-            if deal.closed_at is not None:
-                closed.append((deal.closed_at, pos))
-            if deal.created_at is not None:
-                created.append(deal.created_at)
-            for j, (stage, left, forward) in enumerate(deal.exits):
-                exits.append((left, pos, j, f"{deal.pipeline}/{stage}", int(forward)))
-            start = deal.created_at if deal.created_at is not None else deal.opened_at
-            if start is not None:
-                starts.append(start)
-                if deal.closed_at is not None:
-                    closes.append(deal.closed_at)
+            if row.closed_at is not None:
+                closed.append((row.closed_at, pos))
+            if row.created_at is not None:
+                created.append(row.created_at)
+            if row.exits:
+                n = len(exits)
+                exits += [(left, n + j, key, fwd) for j, (left, key, fwd) in enumerate(row.exits)]
+            if row.start is not None:
+                starts.append(row.start)
+                if row.closed_at is not None:
+                    closes.append(row.closed_at)
         closed.sort()
         exits.sort()
         self.rows = rows
@@ -239,6 +269,41 @@ class DealIndex:
         self.open_closes = sorted(closes)
         self._open: OpenFigures | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def updated(self, deals: Mapping[str, DealSummary], convert: Convert) -> DealIndex:
+        """The index of ``deals``, a newer version of this index's deals.
+
+        When they differ only in what no window reads (follow-up counts and revisions:
+        most new summaries are a deal's touches), it shares this index's sorted moments
+        and memo and adds the follow-ups up anew; else it is built afresh.
+        """
+        rows = self.rows
+        if len(deals) != len(rows):
+            return DealIndex(deals, convert, self)
+        changed: list[_DealRow] | None = None
+        follow_ups = 0
+        for pos, deal in enumerate(deals.values()):
+            row = rows[pos]
+            if deal is row.deal:
+                continue
+            new = _DealRow(deal, convert)
+            if deal.deal_id != row.deal.deal_id or new.shape != row.shape:
+                return DealIndex(deals, convert, self)
+            if changed is None:
+                changed = list(rows)
+            changed[pos] = new
+            if deal.is_open:
+                follow_ups += deal.follow_ups - row.deal.follow_ups
+        if changed is None:
+            return self
+        copy = object.__new__(DealIndex)
+        for name in DealIndex.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.rows = changed
+        if self._open is not None:
+            n, amount, open_by, by_stage, before = self._open
+            copy._open = (n, amount, open_by, by_stage, before + follow_ups)
+        return copy
 
     def _remember(self, key: tuple[Any, ...], value: Any) -> Any:
         if len(self._memo) >= _MEMO_SIZE:
@@ -266,7 +331,7 @@ class DealIndex:
         if found is not None:
             return found  # type: ignore[no-any-return]
         out = DealWindow(created=r1 - r0)
-        for _, _, _, stage_key, forward in sorted(self.exits[x0:x1], key=_BY_DEAL_ORDER):
+        for _, _, stage_key, forward in sorted(self.exits[x0:x1], key=_BY_DEAL_ORDER):
             entry = out.exits.get(stage_key)
             if entry is None:
                 entry = out.exits[stage_key] = [0, 0]

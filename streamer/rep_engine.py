@@ -261,7 +261,11 @@ class RepEngine:
         if index is None:
             index = self._indexes[state.rep_id] = _RepIndexes()
         if index.deals_of is not state.deals:
-            index.deals = DealIndex(state.deals, self._convert, index.deals)
+            index.deals = (
+                DealIndex(state.deals, self._convert)
+                if index.deals is None
+                else index.deals.updated(state.deals, self._convert)
+            )
             index.deals_of = state.deals
         if index.leads_of is not state.leads:
             index.leads = LeadIndex(state.leads)

@@ -170,17 +170,24 @@ def touches_between(days: Iterable[ActivityDay], start: float, end: float) -> To
 class _DaySums:
     """One bucket's sums: its totals, and running sums over its hours in time order."""
 
-    __slots__ = ("bucket", "moments", "running", "total")
+    __slots__ = ("bucket", "hours", "moments", "running", "total")
 
-    def __init__(self, bucket: ActivityDay) -> None:
+    def __init__(self, bucket: ActivityDay, before: _DaySums | None = None) -> None:
+        """``before``: the sums of an older bucket of the day, whose hours' counts that are
+        the very same objects (an added touch copies only its own hour) are not summed again.
+        """
         self.bucket = bucket
-        hours = sorted(bucket.hours.items())
-        self.moments = [bucket.day + hour * HOUR for hour, _ in hours]
+        known = before.hours if before is not None else {}
+        self.hours: dict[int, tuple[Mapping[str, int], Counts]] = {}
+        self.moments: list[float] = []
         running = [_ZERO]
         a = b = c = d = 0
-        for _, counts in hours:
-            da, db, dc, dd = _counts(counts)
-            a, b, c, d = a + da, b + db, c + dc, d + dd
+        for hour, counts in sorted(bucket.hours.items()):
+            found = known.get(hour)
+            sums = found[1] if found is not None and found[0] is counts else _counts(counts)
+            self.hours[hour] = (counts, sums)
+            self.moments.append(bucket.day + hour * HOUR)
+            a, b, c, d = a + sums[0], b + sums[1], c + sums[2], d + sums[3]
             running.append((a, b, c, d))
         self.running = running
         self.total = _counts(bucket.totals)
@@ -207,38 +214,54 @@ class TouchIndex:
     """
 
     __slots__ = ("buckets", "days", "ends", "running", "sums")
+    sums: list[_DaySums]
+    running: list[Counts]
+    days: list[float]
+    ends: list[float]
 
-    def __init__(self, buckets: Iterable[ActivityDay] = (), previous: TouchIndex | None = None):
-        self.buckets = sorted(buckets, key=_day_of)
+    def __init__(
+        self,
+        buckets: Iterable[ActivityDay] = (),
+        previous: TouchIndex | None = None,
+        in_order: bool = False,
+    ) -> None:
+        """``buckets`` in any order (``in_order``: already in day order); ``previous``
+        lends the sums of buckets that are the same objects."""
+        self.buckets = list(buckets) if in_order else sorted(buckets, key=_day_of)
         old = previous.buckets if previous is not None else []
         same = 0
-        for bucket, before in zip(self.buckets, old, strict=False):
-            if bucket is not before:
+        for bucket, older in zip(self.buckets, old, strict=False):
+            if bucket is not older:
                 break
             same += 1
-        self.sums: list[_DaySums] = previous.sums[:same] if previous is not None else []
-        self.running: list[Counts] = (
-            previous.running[: same + 1] if previous is not None else [_ZERO]
-        )
+        if previous is not None:
+            self.sums, self.running = previous.sums[:same], previous.running[: same + 1]
+            self.days, self.ends = previous.days[:same], previous.ends[:same]
+        else:
+            self.sums, self.running, self.days, self.ends = [], [_ZERO], [], []
         a, b, c, d = self.running[-1]
         for i in range(same, len(self.buckets)):
             bucket = self.buckets[i]
-            if previous is not None and i < len(old) and old[i] is bucket:
-                sums = previous.sums[i]
-            else:
+            prior = previous.sums[i] if previous is not None and i < len(old) else None
+            if prior is None or prior.bucket.day != bucket.day:
                 sums = _DaySums(bucket)
+            elif prior.bucket is bucket:
+                sums = prior
+            else:
+                sums = _DaySums(bucket, prior)
             self.sums.append(sums)
+            self.days.append(bucket.day)
+            self.ends.append(bucket.day + DAY)
             da, db, dc, dd = sums.total
             a, b, c, d = a + da, b + db, c + dc, d + dd
             self.running.append((a, b, c, d))
-        self.days = [bucket.day for bucket in self.buckets]
-        self.ends = [bucket.day + DAY for bucket in self.buckets]
 
     def updated(self, buckets: list[ActivityDay]) -> TouchIndex:
-        """The index of ``buckets``: this very one when they are the same objects."""
+        """The index of ``buckets`` (in day order): this very one when they are the same
+        objects."""
         if len(buckets) == len(self.buckets) and all(map(operator.is_, buckets, self.buckets)):
             return self
-        return TouchIndex(buckets, self)
+        return TouchIndex(buckets, self, in_order=True)
 
     def between(
         self, start: float, end: float, lo: float = -math.inf, hi: float = math.inf
