@@ -66,7 +66,7 @@ _PROGRESS_EVERY = 5.0
 _LOG_TAIL_LINES = 8
 _JVM_OPTS = (
     "-Xms256m",
-    "-Xmx512m",
+    "-Xmx2g",  # thousands of partitions (a long-lived dev broker under many test runs)
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:+ExitOnOutOfMemoryError",
