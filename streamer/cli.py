@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -190,7 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
-    return int(args.func(settings, args))
+    try:
+        return int(args.func(settings, args))
+    except BrokenPipeError:
+        # the reader went away (`salespulse alerts | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":
