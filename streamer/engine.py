@@ -333,15 +333,17 @@ class DealEngine:
         self, event: DealEvent, partition: int, now: float
     ) -> tuple[bool, list[AlertDraft]]:
         """Apply a deal event; returns whether it changed anything and the alerts it ends."""
-        self.assign([partition])
-        self.observe(partition, to_epoch(event.occurred_at))
+        if self.expected or partition not in self.stalls:  # assign()'s own test, inline
+            self.assign([partition])
+        at = to_epoch(event.occurred_at)
+        self.observe(partition, at)
         old = self._load(event.deal_id)
-        deal, changed = apply_deal_event(old, event, partition)
+        deal, changed = apply_deal_event(old, event, partition, at)
         if not changed:
             return False, []
         base_old, deal = self._rehome(old, deal, partition)
         self.partials[partition].replace(base_old, deal)
-        deal, drafts = self._settle(old, deal, to_epoch(event.occurred_at), now)
+        deal, drafts = self._settle(old, deal, at, now)
         self._store(old, deal)
         return True, drafts
 
@@ -349,15 +351,17 @@ class DealEngine:
         self, event: ActivityLogged, partition: int, now: float
     ) -> tuple[bool, list[AlertDraft]]:
         """Record an activity on a deal (``follow_up_gap``); same contract as on_deal_event."""
-        self.assign([partition])
+        if self.expected or partition not in self.stalls:  # assign()'s own test, inline
+            self.assign([partition])
         old = self._load(event.deal_id or "")
-        deal, changed = apply_touch(old, event, partition)
+        at = to_epoch(event.occurred_at)
+        deal, changed = apply_touch(old, event, partition, at)
         if not changed:
             return False, []
         base_old, deal = self._rehome(old, deal, partition)
         if base_old is None and old is not None:
             self.partials[partition].replace(None, deal)
-        deal, drafts = self._settle(old, deal, to_epoch(event.occurred_at), now)
+        deal, drafts = self._settle(old, deal, at, now)
         self._store(old, deal)
         return True, drafts
 
@@ -374,7 +378,13 @@ class DealEngine:
         """
         drafts: list[AlertDraft] = []
         rules = self.rules_for(self.team_of(deal))
-        if old is not None and old.is_open and old.stalled is None and old.entered_at is not None:
+        if (
+            old is not None
+            and deal.marks is not old.marks  # no move, no stay ended
+            and old.is_open
+            and old.stalled is None
+            and old.entered_at is not None
+        ):
             for visit in deal.visits():
                 if visit.stage == old.stage and visit.entered == old.entered_at:
                     base = self.baseline_for(

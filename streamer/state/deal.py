@@ -18,8 +18,8 @@ against a batch computation.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from schemas import ActivityLogged, DealEvent, DealLost, DealWon
 
@@ -55,9 +55,12 @@ _ATTRIBUTES = (
 Stamp = tuple[float, str]
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class StageMark:
-    """The deal was in ``stage`` from ``at`` on (until the next mark)."""
+class StageMark(NamedTuple):
+    """The deal was in ``stage`` from ``at`` on (until the next mark).
+
+    A named tuple: marks are made and compared on every deal event and every decode of
+    a deal, and tuples do both in C (ordered by time, then event id, then stage).
+    """
 
     at: float
     event_id: str
@@ -87,9 +90,9 @@ class StalledEpisode:
     started_at: float
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Touch:
-    """An activity on the deal (from ``activity.logged`` with its ``deal_id``)."""
+class Touch(NamedTuple):
+    """An activity on the deal (from ``activity.logged`` with its ``deal_id``); a named
+    tuple, like :class:`StageMark`, ordered by time, then event id."""
 
     at: float
     event_id: str
@@ -204,7 +207,7 @@ class DealState:
         data: dict[str, Any] = {
             "d": self.deal_id,
             "p": self.partition,
-            "m": [[m.at, m.event_id, m.stage] for m in self.marks],
+            "m": list(map(list, self.marks)),
             "a": {k: list(v) for k, v in self.attributes.items()},
         }
         if self.created_at is not None:
@@ -213,7 +216,7 @@ class DealState:
             s = self.stalled
             data["s"] = [s.alert_id, s.stage, s.entered, s.started_at]
         if self.touches:
-            data["t"] = [[t.at, t.event_id, t.follow_up] for t in self.touches]
+            data["t"] = list(map(list, self.touches))
         if self.gap is not None:
             data["g"] = [self.gap.alert_id, self.gap.since, self.gap.started_at]
         if self.gap_checked is not None:
@@ -228,11 +231,11 @@ class DealState:
         return cls(
             deal_id=data["d"],
             partition=data["p"],
-            marks=tuple(StageMark(at, eid, stage) for at, eid, stage in data["m"]),
+            marks=tuple(map(StageMark._make, data["m"])),
             attributes={k: (v[0], v[1], v[2]) for k, v in data["a"].items()},
             created_at=data.get("c"),
             stalled=StalledEpisode(*stalled) if stalled else None,
-            touches=tuple(Touch(at, eid, fu) for at, eid, fu in data.get("t", ())),
+            touches=tuple(map(Touch._make, data.get("t", ()))),
             gap=GapEpisode(*data["g"]) if data.get("g") else None,
             gap_checked=data.get("gc"),
             revision=data.get("v", 0),
@@ -248,8 +251,12 @@ def _stage_after(event: DealEvent) -> str:
 
 
 def _merge_marks(marks: tuple[StageMark, ...], new: StageMark) -> tuple[StageMark, ...]:
-    if any(m.event_id == new.event_id for m in marks):
-        return marks
+    event_id = new.event_id
+    for mark in marks:
+        if mark.event_id == event_id:
+            return marks
+    if not marks or marks[-1] < new:
+        return (*marks, new)  # the usual case: the newest move
     return tuple(sorted((*marks, new)))
 
 
@@ -271,52 +278,87 @@ def _merge_attributes(
     return attributes if merged is None else merged
 
 
+def _event_attributes(event: DealEvent) -> Iterable[tuple[str, Any]]:
+    """The register values an event carries (None: not given)."""
+    for name in _ATTRIBUTES:
+        value = getattr(event, name, None)
+        if value is not None and not isinstance(value, str | float | int):
+            value = _json_value(value)
+        yield name, value
+
+
 def _json_value(value: Any) -> Any:
     # dates (expected_close) are kept as ISO strings so the state stays JSON.
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def apply_deal_event(
-    state: DealState | None, event: DealEvent, partition: int
+    state: DealState | None, event: DealEvent, partition: int, at: float | None = None
 ) -> tuple[DealState, bool]:
     """Fold one deal event into the deal's state.
 
     Returns the new state and whether anything changed; a repeated event
     returns the same state and ``False``. ``deal.updated`` changes attributes
     only; every other deal event also marks the stage the deal is in after it.
+    ``at`` is ``event.occurred_at`` in epoch seconds, when the caller has it.
     """
-    at = to_epoch(event.occurred_at)
-    stamp: Stamp = (at, event.event_id)
+    if at is None:
+        at = to_epoch(event.occurred_at)
+    event_id = event.event_id
     if state is None:
         state = DealState(deal_id=event.deal_id, partition=partition)
     marks = state.marks
-    if event.event_type != "deal.updated":
-        marks = _merge_marks(marks, StageMark(at, event.event_id, _stage_after(event)))
-    values = ((name, _json_value(getattr(event, name, None))) for name in _ATTRIBUTES)
-    attributes = _merge_attributes(state.attributes, values, stamp)
+    kind = event.event_type
+    if kind != "deal.updated":
+        marks = _merge_marks(marks, StageMark(at, event_id, _stage_after(event)))
+    attributes = _merge_attributes(state.attributes, _event_attributes(event), (at, event_id))
     created_at = state.created_at
-    if event.event_type == "deal.created" and (created_at is None or at < created_at):
+    if kind == "deal.created" and (created_at is None or at < created_at):
         created_at = at
     if marks is state.marks and attributes is state.attributes and created_at == state.created_at:
         return state, False
-    return replace(
-        state,
-        marks=marks,
-        attributes=attributes,
-        created_at=created_at,
-        revision=state.revision + 1,
+    return DealState(
+        state.deal_id,
+        state.partition,
+        marks,
+        attributes,
+        created_at,
+        state.stalled,
+        state.touches,
+        state.gap,
+        state.gap_checked,
+        state.revision + 1,
     ), True
 
 
 def apply_touch(
-    state: DealState | None, event: ActivityLogged, partition: int
+    state: DealState | None, event: ActivityLogged, partition: int, at: float | None = None
 ) -> tuple[DealState, bool]:
     """Record an activity on the deal; a repeated event id changes nothing."""
     assert event.deal_id is not None
     if state is None:
         state = DealState(deal_id=event.deal_id, partition=partition)
-    if any(t.event_id == event.event_id for t in state.touches):
-        return state, False
-    touch = Touch(to_epoch(event.occurred_at), event.event_id, event.follow_up)
-    touches = tuple(sorted((*state.touches, touch)))
-    return replace(state, touches=touches, revision=state.revision + 1), True
+    event_id = event.event_id
+    touches = state.touches
+    for touch in touches:
+        if touch.event_id == event_id:
+            return state, False
+    if at is None:
+        at = to_epoch(event.occurred_at)
+    touch = Touch(at, event_id, event.follow_up)
+    if not touches or touches[-1] < touch:
+        touches = (*touches, touch)  # the usual case: the newest touch
+    else:
+        touches = tuple(sorted((*touches, touch)))
+    return DealState(
+        state.deal_id,
+        state.partition,
+        state.marks,
+        state.attributes,
+        state.created_at,
+        state.stalled,
+        touches,
+        state.gap,
+        state.gap_checked,
+        state.revision + 1,
+    ), True
