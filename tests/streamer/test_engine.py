@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import UserDict
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,8 +12,9 @@ from hypothesis import strategies as st
 from streamer.engine import DealEngine, PartitionSnapshot, SharedView
 from streamer.settings import load_settings
 from streamer.state import DealState
+from streamer.state.rep import RepState, apply_summary, summarize
 from streamer.timeutil import DAY, to_epoch
-from tests.factories import at, created, moved, won
+from tests.factories import at, created, moved, updated, won
 
 # deal_stalled alone here; follow_up_gap has tests of its own below
 SETTINGS = load_settings(rules={"follow_up_gap": {"enabled": False}})
@@ -186,7 +188,6 @@ def test_rebuilt_engine_restarts_its_event_clock_from_the_table():
     assert restarted.event_time() == to_epoch(at(30)) - SETTINGS.allowed_lateness_seconds
 
 
-
 def touch(deal_id: str, day: float, follow_up: bool = True, event_id: str | None = None):
     from tests.factories import activity
 
@@ -222,6 +223,74 @@ def test_every_deal_change_is_summarised_for_old_and_new_owner():
         ("rep-b", "rep-b", "negotiation"),
         ("rep-a", "rep-b", "negotiation"),
     ]
+
+
+def test_a_touch_that_is_no_follow_up_sends_no_summary_and_a_follow_up_does():
+    e = engine()
+    e.on_deal_event(created("d1", 0, "proposal", rep_id="rep-a"), 0, to_epoch(at(0)))
+    e.outbox.clear()
+    assert e.on_touch(touch("d1", 1, follow_up=False), 0, to_epoch(at(1)))[0]
+    assert e.outbox == []
+    e.on_touch(touch("d1", 2, follow_up=True), 0, to_epoch(at(2)))
+    assert [(rep, s.follow_ups) for rep, s in e.outbox] == [("rep-a", 1)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_the_rep_side_holds_every_deal_as_the_deal_side_summarises_it(rnd):
+    e = engine()
+    held: dict[str, RepState] = {}
+    stages = ["prospecting", "proposal", "negotiation"]
+    events = []
+    for i in range(40):
+        deal, day, rep = f"d{rnd.randrange(4)}", rnd.uniform(0, 30), rnd.choice(["rep-a", "rep-b"])
+        kind = rnd.randrange(5)
+        if kind == 0:
+            events.append(created(deal, day, rnd.choice(stages), rep_id=rep, event_id=f"e{i}"))
+        elif kind == 1:
+            events.append(
+                moved(
+                    deal,
+                    day,
+                    "prospecting",
+                    rnd.choice(stages),
+                    rep_id=rep,
+                    event_id=f"e{i}",
+                    amount=float(rnd.randrange(3)),
+                )
+            )
+        elif kind == 2:
+            events.append(
+                updated(
+                    deal,
+                    day,
+                    "proposal",
+                    rep_id=rep,
+                    event_id=f"e{i}",
+                    product=rnd.choice([None, "a", "b"]),
+                )
+            )
+        elif kind == 3:
+            events.append(won(deal, day, rep_id=rep, event_id=f"e{i}"))
+        else:
+            events.append(touch(deal, day, follow_up=rnd.random() < 0.5, event_id=f"e{i}"))
+    events += rnd.sample(events, 10)  # redeliveries
+    for event in events:
+        if event.event_type == "activity.logged":
+            e.on_touch(event, 0, to_epoch(at(31)))
+        else:
+            e.on_deal_event(event, 0, to_epoch(at(31)))
+        for rep_id, summary in e.outbox:
+            held[rep_id], _ = apply_summary(held.get(rep_id), rep_id, summary, 0)
+        e.outbox.clear()
+    for deal in e.deals.values():
+        if deal.rep_id is None:
+            continue
+        expected = replace(summarize(deal), revision=0)
+        assert replace(held[deal.rep_id].deals[deal.deal_id], revision=0) == expected
+        for rep_id, state in held.items():
+            if rep_id != deal.rep_id:
+                assert deal.deal_id not in state.deals
 
 
 def test_a_stall_that_ended_before_any_tick_is_still_reported_with_its_end():
