@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from ..timeutil import DAY, to_epoch
 __all__ = [
     "HOUR",
     "ActivityDay",
+    "EventIds",
     "TouchIndex",
     "Touches",
     "add_activity",
@@ -46,11 +48,52 @@ def count_key(event: ActivityLogged) -> str:
     return f"{event.channel}|{event.direction}|{event.outcome}"
 
 
+class EventIds(AbstractSet[str]):
+    """The ids of the events a bucket counted: an immutable set that grows in O(1).
+
+    Successive versions of a bucket share one append-only log of ids; a version sees
+    the first ``len`` of them. Adding to the newest version appends to the log (what
+    counting does: each new bucket replaces the one it came from); adding to an older
+    one copies its part. So counting an event no longer copies every id of the day.
+    """
+
+    __slots__ = ("_index", "_len", "_log")
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._log: list[str] = list(dict.fromkeys(ids))
+        self._index: dict[str, int] = {event_id: i for i, event_id in enumerate(self._log)}
+        self._len = len(self._log)
+
+    def __contains__(self, event_id: object) -> bool:
+        i = self._index.get(event_id)  # type: ignore[call-overload]
+        return i is not None and i < self._len
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._log[: self._len])
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"EventIds({self._log[: self._len]!r})"
+
+    def with_id(self, event_id: str) -> EventIds:
+        """These ids and ``event_id`` (which must not be among them)."""
+        if self._len != len(self._log):
+            return EventIds((*self._log[: self._len], event_id))
+        grown = EventIds.__new__(EventIds)
+        grown._log, grown._index = self._log, self._index
+        self._index[event_id] = self._len
+        self._log.append(event_id)
+        grown._len = self._len + 1
+        return grown
+
+
 @dataclass(frozen=True, slots=True)
 class ActivityDay:
     rep_id: str
     day: float
-    ids: frozenset[str] = frozenset()
+    ids: AbstractSet[str] = frozenset()
     hours: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
     totals: Mapping[str, int] = field(default_factory=dict)  # derived: the day's sums
 
@@ -65,26 +108,40 @@ class ActivityDay:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActivityDay:
         hours = {int(h): dict(c) for h, c in data["h"].items()}
-        return cls(data["r"], data["d"], frozenset(data["i"]), hours, _sum_hours(hours))
+        return cls(data["r"], data["d"], EventIds(data["i"]), hours, _sum_hours(hours))
 
 
-def add_activity(bucket: ActivityDay | None, event: ActivityLogged) -> tuple[ActivityDay, bool]:
-    """Count the event in its day bucket; a repeated event id changes nothing."""
-    at = to_epoch(event.occurred_at)
-    day = day_start(at)
+def add_activity(
+    bucket: ActivityDay | None, event: ActivityLogged, at: float | None = None
+) -> tuple[ActivityDay, bool]:
+    """Count the event in its day bucket; a repeated event id changes nothing.
+
+    ``at`` is ``event.occurred_at`` in epoch seconds, when the caller has it.
+    """
+    if at is None:
+        at = to_epoch(event.occurred_at)
+    day = at - (at % DAY)
+    event_id = event.event_id
     if bucket is None:
-        bucket = ActivityDay(event.rep_id, day)
-    if event.event_id in bucket.ids:
-        return bucket, False
+        ids: AbstractSet[str] = EventIds()
+        hours: dict[int, Mapping[str, int]] = {}
+        totals: dict[str, int] = {}
+        rep_id = event.rep_id
+    else:
+        ids = bucket.ids
+        if event_id in ids:
+            return bucket, False
+        hours, totals, rep_id = dict(bucket.hours), dict(bucket.totals), bucket.rep_id
+    if not isinstance(ids, EventIds):
+        ids = EventIds(ids)
     hour = int((at - day) // HOUR)
-    key = count_key(event)
-    hours = dict(bucket.hours)
-    slot = dict(hours.get(hour, {}))
+    key = f"{event.channel}|{event.direction}|{event.outcome}"
+    slot = hours.get(hour)
+    slot = dict(slot) if slot else {}
     slot[key] = slot.get(key, 0) + 1
     hours[hour] = slot
-    totals = dict(bucket.totals)
     totals[key] = totals.get(key, 0) + 1
-    return ActivityDay(bucket.rep_id, day, bucket.ids | {event.event_id}, hours, totals), True
+    return ActivityDay(rep_id, day, ids.with_id(event_id), hours, totals), True
 
 
 _OUTBOUND_ATTEMPT_CHANNELS = frozenset({"call", "email", "social"})

@@ -171,6 +171,18 @@ def test_bucket_survives_its_changelog_round_trip():
     assert not changed  # the ids came back too
 
 
+def test_counting_into_an_older_version_of_a_bucket_leaves_the_newer_one_alone():
+    base, _ = add_activity(None, touch(MIDNIGHT, "r0"))
+    newer, _ = add_activity(base, touch(MIDNIGHT + 60, "r1"))
+    other, changed = add_activity(base, touch(MIDNIGHT + 120, "r2"))
+    assert changed
+    assert sorted(base.ids) == ["r0"]
+    assert sorted(newer.ids) == ["r0", "r1"] and "r2" not in newer.ids
+    assert sorted(other.ids) == ["r0", "r2"] and "r1" not in other.ids
+    assert add_activity(newer, touch(MIDNIGHT + 120, "r2"))[1]  # still new to ``newer``
+    assert sum(newer.totals.values()) == 2 and sum(other.totals.values()) == 2
+
+
 # --- property: streaming window sums == batch over the distinct events -----------------
 
 hour_aligned = st.integers(0, 4 * 24 - 1).map(lambda h: h * 3600)
