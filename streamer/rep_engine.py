@@ -27,7 +27,7 @@ from .figures import DealIndex, LeadIndex, RepFigures, TeamSums, Windows, rep_fi
 from .rules.alerting import AlertDraft
 from .rules.rep_rules import RepInputs, judge_rep
 from .settings import RulesSettings, Settings, rules_for_team
-from .state.activity import ActivityDay, TouchIndex, add_activity, bucket_key, day_start
+from .state.activity import ActivityDay, TouchIndex, add_activity, bucket_key
 from .state.rep import (
     DealSummary,
     LeadEntry,
@@ -188,7 +188,10 @@ class RepEngine:
 
     def _put_rep(self, state: RepState) -> None:
         self.reps[state.rep_id] = state
-        self.rep_ids.setdefault(state.partition, set()).add(state.rep_id)
+        ids = self.rep_ids.get(state.partition)
+        if ids is None:
+            ids = self.rep_ids[state.partition] = set()
+        ids.add(state.rep_id)
 
     def days_of(self, state: RepState, start: float, end: float) -> list[ActivityDay]:
         days = []
@@ -202,18 +205,18 @@ class RepEngine:
     # --- events ----------------------------------------------------------------------
     def on_activity(self, event: ActivityLogged, partition: int) -> bool:
         """Count the touch; returns whether it changed anything."""
-        self.assign([partition])
+        if partition not in self.rep_ids:
+            self.assign([partition])
         at = to_epoch(event.occurred_at)
-        day = day_start(at)
-        key = bucket_key(event.rep_id, day)
-        bucket, changed = add_activity(self.buckets.get(key), event)
+        day = at - (at % DAY)
+        rep_id = event.rep_id
+        key = f"{rep_id}|{int(day)}"  # bucket_key
+        bucket, changed = add_activity(self.buckets.get(key), event, at)
         if not changed:
             return False
         self.buckets[key] = bucket
-        state = self.rep(event.rep_id)
-        new = note_bucket_day(
-            state, event.rep_id, day, at, event.team_id, event.event_id, partition
-        )
+        state = self.reps.get(rep_id)
+        new = note_bucket_day(state, rep_id, day, at, event.team_id, event.event_id, partition)
         if event.lead_id and event.direction == "outbound":
             new = note_lead_touch(new, event.lead_id, at)
         if new is not state:
@@ -221,22 +224,25 @@ class RepEngine:
         return True
 
     def on_lead(self, event: LeadCreated | LeadConverted, partition: int) -> bool:
-        self.assign([partition])
-        new, changed = apply_lead(self.rep(event.rep_id), event, partition)
+        if partition not in self.rep_ids:
+            self.assign([partition])
+        new, changed = apply_lead(self.reps.get(event.rep_id), event, partition)
         if changed:
             self._put_rep(new)
         return changed
 
     def on_quota(self, event: QuotaSet, partition: int) -> bool:
-        self.assign([partition])
-        new, changed = apply_quota(self.rep(event.rep_id), event, partition)
+        if partition not in self.rep_ids:
+            self.assign([partition])
+        new, changed = apply_quota(self.reps.get(event.rep_id), event, partition)
         if changed:
             self._put_rep(new)
         return changed
 
     def on_summary(self, rep_id: str, summary: DealSummary, partition: int) -> bool:
-        self.assign([partition])
-        new, changed = apply_summary(self.rep(rep_id), rep_id, summary, partition)
+        if partition not in self.rep_ids:
+            self.assign([partition])
+        new, changed = apply_summary(self.reps.get(rep_id), rep_id, summary, partition)
         if changed:
             self._put_rep(new)
         return changed

@@ -11,8 +11,9 @@ deleted without a scan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from types import EllipsisType
 from typing import Any
 
 from schemas import LeadConverted, LeadCreated, QuotaSet
@@ -193,6 +194,31 @@ class RepState:
         )
 
 
+def _with(
+    state: RepState,
+    *,
+    team_id: tuple[str, float, str] | None | EllipsisType = ...,
+    deals: Mapping[str, DealSummary] | EllipsisType = ...,
+    quotas: Mapping[str, QuotaEntry] | EllipsisType = ...,
+    leads: Mapping[str, LeadEntry] | EllipsisType = ...,
+    bucket_days: tuple[float, ...] | EllipsisType = ...,
+    first_seen: float | None | EllipsisType = ...,
+) -> RepState:
+    """``dataclasses.replace`` for the fields events change, without its introspection
+    (it runs for nearly every event)."""
+    return RepState(
+        state.rep_id,
+        state.partition,
+        state.team_id if team_id is ... else team_id,  # type: ignore[arg-type]
+        state.deals if deals is ... else deals,  # type: ignore[arg-type]
+        state.quotas if quotas is ... else quotas,  # type: ignore[arg-type]
+        state.leads if leads is ... else leads,  # type: ignore[arg-type]
+        state.bucket_days if bucket_days is ... else bucket_days,  # type: ignore[arg-type]
+        state.first_seen if first_seen is ... else first_seen,  # type: ignore[arg-type]
+        state.episodes,
+    )
+
+
 def _new(state: RepState | None, rep_id: str, partition: int) -> RepState:
     return state if state is not None else RepState(rep_id=rep_id, partition=partition)
 
@@ -204,7 +230,7 @@ def _seen(state: RepState, at: float, team_id: str | None, event_id: str) -> Rep
         team = (team_id, at, event_id)
     if first == state.first_seen and team == state.team_id:
         return state
-    return replace(state, first_seen=first, team_id=team)
+    return _with(state, first_seen=first, team_id=team)
 
 
 def apply_summary(
@@ -224,7 +250,7 @@ def apply_summary(
         del deals[summary.deal_id]
     if summary.created_at is not None:
         state = _seen(state, summary.created_at, summary.team_id, f"deal:{summary.deal_id}")
-    return replace(state, deals=deals), True
+    return _with(state, deals=deals), True
 
 
 def apply_quota(state: RepState | None, event: QuotaSet, partition: int) -> tuple[RepState, bool]:
@@ -243,7 +269,7 @@ def apply_quota(state: RepState | None, event: QuotaSet, partition: int) -> tupl
         at=at,
         event_id=event.event_id,
     )
-    return replace(state, quotas={**state.quotas, key: entry}), True
+    return _with(state, quotas={**state.quotas, key: entry}), True
 
 
 def apply_lead(
@@ -254,14 +280,14 @@ def apply_lead(
     lead = state.leads.get(event.lead_id) or LeadEntry(event.lead_id)
     if isinstance(event, LeadCreated):
         created = at if lead.created_at is None else min(lead.created_at, at)
-        new = replace(lead, created_at=created)
+        new = LeadEntry(lead.lead_id, created, lead.converted_at, lead.first_touch_at)
     else:
         converted = at if lead.converted_at is None else min(lead.converted_at, at)
-        new = replace(lead, converted_at=converted)
+        new = LeadEntry(lead.lead_id, lead.created_at, converted, lead.first_touch_at)
     state = _seen(state, at, event.team_id, event.event_id)
     if new == state.leads.get(event.lead_id):
         return state, False
-    return replace(state, leads={**state.leads, event.lead_id: new}), True
+    return _with(state, leads={**state.leads, event.lead_id: new}), True
 
 
 def note_lead_touch(state: RepState, lead_id: str, at: float) -> RepState:
@@ -269,7 +295,8 @@ def note_lead_touch(state: RepState, lead_id: str, at: float) -> RepState:
     lead = state.leads.get(lead_id) or LeadEntry(lead_id)
     if lead.first_touch_at is not None and lead.first_touch_at <= at:
         return state
-    return replace(state, leads={**state.leads, lead_id: replace(lead, first_touch_at=at)})
+    touched = LeadEntry(lead_id, lead.created_at, lead.converted_at, at)
+    return _with(state, leads={**state.leads, lead_id: touched})
 
 
 def note_bucket_day(
@@ -284,7 +311,7 @@ def note_bucket_day(
     state = _seen(_new(state, rep_id, partition), at, team_id, event_id)
     if day in state.bucket_days:
         return state
-    return replace(state, bucket_days=tuple(sorted((*state.bucket_days, day))))
+    return _with(state, bucket_days=tuple(sorted((*state.bucket_days, day))))
 
 
 def _midnight(day: date) -> float:
