@@ -11,6 +11,8 @@ on the rep side and also sent to the deal side as a touch.
 
 from __future__ import annotations
 
+import functools
+
 from aiokafka.partitioner import murmur2
 
 from schemas import InputEvent
@@ -42,6 +44,11 @@ def sides_of(event: InputEvent) -> list[tuple[str, str]]:
     return [(COMMANDS, alert_key.split(":", 1)[1] if alert_key.count(":") >= 2 else alert_key)]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for a key (murmur2, as in Java)."""
+    """The partition Kafka's default partitioner picks for a key (murmur2, as in Java).
+
+    Remembered for the most recent keys: murmur2 is pure Python, and every event asks
+    for its keys' partitions more than once (reps and open deals come back often).
+    """
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
