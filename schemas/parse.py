@@ -74,7 +74,9 @@ def parse_event(raw: bytes | str) -> InputEvent:
     an object, has a missing or unknown ``event_type``, or a missing or
     malformed field. Unknown extra fields are dropped, not rejected.
     """
-    if isinstance(raw, bytes | bytearray | memoryview):
+    if isinstance(raw, bytes) and raw.isascii():
+        pass  # ASCII is UTF-8: the validator reads the bytes without a decoded copy
+    elif isinstance(raw, bytes | bytearray | memoryview):
         try:
             raw = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as error:
