@@ -255,7 +255,7 @@ class DealEngine:
             else None
         )
         self.stalls[deal.partition].put(
-            deal.deal_id, stage_group, deal.entered_at, deal.stalled is not None
+            deal.deal_id, stage_group, entered, deal.stalled is not None
         )
         quiet = rules.follow_up_gap.quiet_days * DAY
         gaps = self.gaps[deal.partition]

@@ -128,15 +128,18 @@ class DealState:
 
     @property
     def rep_id(self) -> str | None:
-        return self.attribute("rep_id")  # type: ignore[no-any-return]
+        entry = self.attributes.get("rep_id")
+        return None if entry is None else entry[0]  # type: ignore[no-any-return]
 
     @property
     def team_id(self) -> str | None:
-        return self.attribute("team_id")  # type: ignore[no-any-return]
+        entry = self.attributes.get("team_id")
+        return None if entry is None else entry[0]  # type: ignore[no-any-return]
 
     @property
     def pipeline(self) -> str:
-        return self.attribute("pipeline", "default")  # type: ignore[no-any-return]
+        entry = self.attributes.get("pipeline")
+        return "default" if entry is None else entry[0]  # type: ignore[no-any-return]
 
     @property
     def stage(self) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 from schemas import LeadConverted, LeadCreated, QuotaSet
 
 from ..timeutil import UTC_TZ, to_epoch
-from .deal import DealState
+from .deal import CLOSED_STAGES, DealState
 
 __all__ = [
     "DealSummary",
@@ -179,23 +179,38 @@ def _summary_from_wire(data: Mapping[str, Any] | list[Any]) -> DealSummary:
 
 
 def summarize(deal: DealState) -> DealSummary:
+    """What the rep side needs of the deal (the stays are walked once for all of it)."""
+    attributes = deal.attributes
+
+    def value(name: str, default: Any = None) -> Any:
+        entry = attributes.get(name)
+        return default if entry is None else entry[0]
+
+    marks = deal.marks
+    runs = deal._runs()  # (stage, entered) of each stay, oldest first
+    stage = runs[-1][0] if runs else None
+    is_open = bool(runs) and stage not in CLOSED_STAGES
     return DealSummary(
-        deal_id=deal.deal_id,
-        rep_id=deal.rep_id,
-        team_id=deal.team_id,
-        pipeline=deal.pipeline,
-        stage=deal.stage,
-        is_open=deal.is_open,
-        amount=deal.attribute("amount"),
-        currency=deal.attribute("currency"),
-        source_channel=deal.attribute("source_channel"),
-        product=deal.attribute("product"),
-        created_at=deal.created_at,
-        closed_at=deal.closed_at,
-        exits=tuple(deal.exits()),
-        follow_ups=deal.follow_ups,
-        revision=deal.revision,
-        opened_at=deal.marks[0].at if deal.marks else None,
+        deal.deal_id,
+        value("rep_id"),
+        value("team_id"),
+        value("pipeline", "default"),
+        stage,
+        is_open,
+        value("amount"),
+        value("currency"),
+        value("source_channel"),
+        value("product"),
+        deal.created_at,
+        runs[-1][1] if runs and not is_open else None,  # closed_at: entered the last stay
+        tuple(
+            (stay, runs[i + 1][1], runs[i + 1][0] != "lost")
+            for i, (stay, _) in enumerate(runs[:-1])
+            if stay not in CLOSED_STAGES
+        ),
+        sum(1 for touch in deal.touches if touch.follow_up),
+        deal.revision,
+        marks[0].at if marks else None,
     )
 
 

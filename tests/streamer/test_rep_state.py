@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamer.state.deal import apply_deal_event, apply_touch
 from streamer.state.rep import (
     DealSummary,
     LeadEntry,
@@ -11,7 +15,9 @@ from streamer.state.rep import (
     RepEpisode,
     RepState,
     apply_summary,
+    summarize,
 )
+from tests.factories import activity, created, lost, moved, updated, won
 
 
 def summary(deal_id: str, revision: int = 1, **changes: object) -> DealSummary:
@@ -72,3 +78,51 @@ def test_a_summary_reads_back_the_same_however_it_was_stored():
     s = summary("d1", product="widgets")
     assert DealSummary.from_row(json.loads(json.dumps(s.to_row()))) == s
     assert DealSummary.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),  # day (ties included)
+            st.sampled_from(["created", "moved", "won", "lost", "updated", "touch"]),
+            st.sampled_from(["prospecting", "proposal", "negotiation"]),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_a_summary_says_what_its_deal_says(steps):
+    deal = None
+    for i, (day, kind, stage, flag) in enumerate(steps):
+        if kind == "touch":
+            deal, _ = apply_touch(deal, activity(day, deal_id="d1", follow_up=flag), 0)
+            continue
+        make = {"created": created, "updated": updated}.get(kind)
+        extra = {"amount": 10.0 * i} if flag else {}
+        if make is not None:
+            event = make("d1", day, stage, event_id=f"e{i}", **extra)
+        elif kind == "moved":
+            event = moved("d1", day, "prospecting", stage, event_id=f"e{i}", **extra)
+        else:
+            event = (won if kind == "won" else lost)("d1", day, event_id=f"e{i}", **extra)
+        deal, _ = apply_deal_event(deal, event, 0)
+    if deal is None:
+        return
+    s = summarize(deal)
+    assert (s.deal_id, s.rep_id, s.team_id, s.pipeline) == (
+        deal.deal_id,
+        deal.rep_id,
+        deal.team_id,
+        deal.pipeline,
+    )
+    assert (s.stage, s.is_open, s.closed_at, s.created_at) == (
+        deal.stage,
+        deal.is_open,
+        deal.closed_at,
+        deal.created_at,
+    )
+    assert s.exits == tuple(deal.exits())
+    assert s.follow_ups == deal.follow_ups
+    assert s.amount == deal.attribute("amount") and s.revision == deal.revision
+    assert s.opened_at == (deal.marks[0].at if deal.marks else None)
