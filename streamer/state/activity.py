@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from schemas import ActivityLogged
 
 from ..timeutil import DAY, to_epoch
+from .frozen import fast_init
 
 __all__ = [
     "HOUR",
@@ -89,6 +90,7 @@ class EventIds(AbstractSet[str]):
         return grown
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ActivityDay:
     rep_id: str

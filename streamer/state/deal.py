@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from schemas import ActivityLogged, DealEvent, DealLost, DealWon
 
 from ..timeutil import to_epoch
+from .frozen import fast_init
 
 __all__ = [
     "CLOSED_STAGES",
@@ -108,6 +109,7 @@ class GapEpisode:
     started_at: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DealState:
     deal_id: str

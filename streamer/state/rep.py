@@ -20,6 +20,7 @@ from schemas import LeadConverted, LeadCreated, QuotaSet
 
 from ..timeutil import UTC_TZ, to_epoch
 from .deal import CLOSED_STAGES, DealState
+from .frozen import fast_init
 
 __all__ = [
     "DealSummary",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DealSummary:
     """What the rep side needs to know of one deal, sent by the deal side on every change."""
@@ -225,6 +227,7 @@ class QuotaEntry:
     event_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadEntry:
     lead_id: str
@@ -242,6 +245,7 @@ class RepEpisode:
     severity: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RepState:
     rep_id: str
