@@ -28,7 +28,7 @@ from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
 from .rules.follow_up_gap import judge_spell, resolve_gap, spell_starts
 from .settings import RulesSettings, Settings, rules_for_team
 from .state.deal import DealState, apply_deal_event, apply_touch
-from .state.rep import DealSummary, summarize
+from .state.rep import DealSummary, summarize, summary_changed
 from .state.stage_stats import (
     StageDays,
     StageIndex,
@@ -312,7 +312,7 @@ class DealEngine:
     def _store(self, old: DealState | None, deal: DealState, summarize_it: bool = True) -> None:
         self.deals[deal.deal_id] = deal
         self._index(deal)
-        if summarize_it and (old is None or _summary_changed(old, deal)):
+        if summarize_it and (old is None or summary_changed(old, deal)):
             summary = summarize(deal)
             if deal.rep_id:
                 self.outbox.append((deal.rep_id, summary))
@@ -480,37 +480,6 @@ class DealEngine:
 
 
 _SEP = "\x1f"
-
-# The deal attributes a DealSummary carries (see streamer.state.rep.summarize).
-_SUMMARY_ATTRIBUTES = (
-    "rep_id",
-    "team_id",
-    "pipeline",
-    "amount",
-    "currency",
-    "source_channel",
-    "product",
-)
-
-
-def _summary_changed(old: DealState, deal: DealState) -> bool:
-    """Whether ``deal`` summarises differently from ``old`` (apart from the revision).
-
-    The rep side keeps the newest summary of each deal; one that differs only in its
-    revision (a touch that is no follow-up, a change of a field the rep side does not
-    read, an episode of a deal rule) would change nothing it computes, so it is not sent.
-    """
-    if (deal.marks is not old.marks and deal.marks != old.marks) or (
-        deal.created_at != old.created_at
-    ):
-        return True
-    if deal.attributes is not old.attributes:
-        new_attributes, old_attributes = deal.attributes, old.attributes
-        for name in _SUMMARY_ATTRIBUTES:
-            a, b = new_attributes.get(name), old_attributes.get(name)
-            if (a is None) != (b is None) or (a is not None and a[0] != b[0]):  # type: ignore[index]
-                return True
-    return deal.touches is not old.touches and deal.follow_ups != old.follow_ups
 
 
 class SpellIndex:

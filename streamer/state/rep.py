@@ -19,6 +19,7 @@ from typing import Any
 from schemas import LeadConverted, LeadCreated, QuotaSet
 
 from ..timeutil import UTC_TZ, to_epoch
+from .deal import _ATTRIBUTES as _DEAL_ATTRIBUTES
 from .deal import CLOSED_STAGES, DealState
 from .frozen import fast_init
 
@@ -34,6 +35,7 @@ __all__ = [
     "note_bucket_day",
     "note_lead_touch",
     "summarize",
+    "summary_changed",
 ]
 
 
@@ -107,72 +109,24 @@ class DealSummary:
         """
         row = self._row
         if row is None:
-            row = [
-                self.deal_id,
-                self.rep_id,
-                self.team_id,
-                self.pipeline,
-                self.stage,
-                self.is_open,
-                self.amount,
-                self.currency,
-                self.source_channel,
-                self.product,
-                self.created_at,
-                self.closed_at,
-                [list(e) for e in self.exits],
-                self.follow_ups,
-                self.revision,
-                self.opened_at,
-            ]
+            row = [getattr(self, name) for name in SUMMARY_FIELDS]
+            row[_EXITS] = [list(e) for e in self.exits]
             object.__setattr__(self, "_row", row)
         return row
 
     @classmethod
     def from_row(cls, row: list[Any]) -> DealSummary:
         """The inverse of :meth:`to_row`."""
-        (
-            deal_id,
-            rep_id,
-            team_id,
-            pipeline,
-            stage,
-            is_open,
-            amount,
-            currency,
-            source_channel,
-            product,
-            created_at,
-            closed_at,
-            exits,
-            follow_ups,
-            revision,
-            opened_at,
-        ) = row
-        return cls(
-            deal_id,
-            rep_id,
-            team_id,
-            pipeline,
-            stage,
-            is_open,
-            amount,
-            currency,
-            source_channel,
-            product,
-            created_at,
-            closed_at,
-            tuple((s, t, bool(f)) for s, t, f in exits),
-            follow_ups,
-            revision,
-            opened_at,
-        )
+        values = list(row)
+        values[_EXITS] = tuple((s, t, bool(f)) for s, t, f in row[_EXITS])
+        return cls(*values)
 
 
 SUMMARY_FIELDS: tuple[str, ...] = tuple(
     name for name in DealSummary.__dataclass_fields__ if not name.startswith("_")
 )
 """The order of a summary's fields in :meth:`DealSummary.to_row`."""
+_EXITS = SUMMARY_FIELDS.index("exits")
 
 
 def _summary_from_wire(data: Mapping[str, Any] | list[Any]) -> DealSummary:
@@ -214,6 +168,31 @@ def summarize(deal: DealState) -> DealSummary:
         deal.revision,
         marks[0].at if marks else None,
     )
+
+
+def summary_changed(old: DealState, deal: DealState) -> bool:
+    """Whether ``deal`` summarises differently from ``old`` (apart from the revision).
+
+    The rep side keeps the newest summary of each deal; one that differs only in its
+    revision (a touch that is no follow-up, a change of a field the rep side does not
+    read, an episode of a deal rule) would change nothing it computes, so the deal side
+    need not send it.
+    """
+    if (deal.marks is not old.marks and deal.marks != old.marks) or (
+        deal.created_at != old.created_at
+    ):
+        return True
+    if deal.attributes is not old.attributes:
+        new_attributes, old_attributes = deal.attributes, old.attributes
+        for name in _SUMMARY_ATTRIBUTES:
+            a, b = new_attributes.get(name), old_attributes.get(name)
+            if (a is None) != (b is None) or (a is not None and a[0] != b[0]):  # type: ignore[index]
+                return True
+    return deal.touches is not old.touches and deal.follow_ups != old.follow_ups
+
+
+# the registers summarize reads: all of a deal's but these two
+_SUMMARY_ATTRIBUTES = tuple(a for a in _DEAL_ATTRIBUTES if a not in ("expected_close", "reason"))
 
 
 @dataclass(frozen=True, slots=True)
