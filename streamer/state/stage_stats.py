@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..timeutil import DAY
-from .deal import DealState
+from .deal import DealState, Visit
 
 __all__ = [
     "StageDays",
@@ -78,8 +78,10 @@ class StageStats:
     def add(self, deal: DealState | None, sign: int = 1) -> None:
         if deal is None:
             return
-        pipeline = deal.pipeline
-        for visit in deal.visits():
+        self._add_visits(deal.pipeline, deal.visits(), sign)
+
+    def _add_visits(self, pipeline: str, visits: Iterable[Visit], sign: int) -> None:
+        for visit in visits:
             key = stage_key(pipeline, visit.stage)
             days = self._sums.setdefault(key, {})
             day = day_of(visit.left)
@@ -95,8 +97,21 @@ class StageStats:
                     del self._sums[key]
 
     def replace(self, old: DealState | None, new: DealState | None) -> None:
-        self.add(old, -1)
-        self.add(new, 1)
+        """Swap a deal's contribution: only the visits that differ are taken out and
+        put in (a stage move usually completes one visit and changes no other)."""
+        if old is None or new is None or old.pipeline != new.pipeline:
+            self.add(old, -1)
+            self.add(new, 1)
+            return
+        if old.marks is new.marks:
+            return
+        gone, came = old.visits(), new.visits()
+        for visit in list(came):
+            if visit in gone:
+                gone.remove(visit)
+                came.remove(visit)
+        self._add_visits(old.pipeline, gone, -1)
+        self._add_visits(new.pipeline, came, 1)
 
     def snapshot(self) -> StageDays:
         return {

@@ -13,6 +13,7 @@ from streamer.engine import DealEngine, PartitionSnapshot, SharedView
 from streamer.settings import load_settings
 from streamer.state import DealState
 from streamer.state.rep import RepState, apply_summary, summarize
+from streamer.state.stage_stats import StageStats, total
 from streamer.timeutil import DAY, to_epoch
 from tests.factories import at, created, moved, updated, won
 
@@ -305,3 +306,29 @@ def test_a_stall_that_ended_before_any_tick_is_still_reported_with_its_end():
         ("resolved", "deal_stalled:d1:2026-11-01T09:00:00Z"),
     ]
     assert drafts[1].resolved_at == to_epoch(at(40))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_stage_statistics_are_those_of_the_deals_as_they_end_up(rnd):
+    e = engine()
+    stages = ["prospecting", "proposal", "negotiation"]
+    events = []
+    for i in range(30):
+        deal, day = f"d{rnd.randrange(4)}", rnd.randrange(0, 40) / 2  # ties in time too
+        kind = rnd.randrange(4)
+        if kind == 0:
+            events.append(created(deal, day, rnd.choice(stages), event_id=f"e{i}"))
+        elif kind == 1:
+            events.append(moved(deal, day, "prospecting", rnd.choice(stages), event_id=f"e{i}"))
+        elif kind == 2:
+            events.append(won(deal, day, event_id=f"e{i}", pipeline=rnd.choice(["default", "x"])))
+        else:
+            events.append(updated(deal, day, "proposal", event_id=f"e{i}"))
+    for event in events + rnd.sample(events, 5):
+        e.on_deal_event(event, 0, to_epoch(at(41)))
+    fresh = StageStats()
+    for deal in e.deals.values():
+        fresh.add(deal)
+    assert e.partials[0].snapshot() == fresh.snapshot()
+    assert e.stage_stats() == total(fresh.snapshot())
