@@ -285,8 +285,11 @@ def _merge_attributes(
 
 def _event_attributes(event: DealEvent) -> Iterable[tuple[str, Any]]:
     """The register values an event carries (None: not given)."""
+    # a model's fields are in its __dict__; getattr of one a model lacks (``reason``
+    # but on deal.lost) costs pydantic an exception
+    fields = event.__dict__
     for name in _ATTRIBUTES:
-        value = getattr(event, name, None)
+        value = fields.get(name)
         if value is not None and not isinstance(value, str | float | int):
             value = _json_value(value)
         yield name, value
