@@ -257,11 +257,10 @@ class DealEngine:
         self.stalls[deal.partition].put(
             deal.deal_id, stage_group, entered, deal.stalled is not None
         )
-        quiet = rules.follow_up_gap.quiet_days * DAY
         gaps = self.gaps[deal.partition]
         if rules.follow_up_gap.enabled:
-            for start in spell_starts(deal, deal.gap_checked):
-                gaps.add(deal.deal_id, start, start + quiet)
+            quiet = rules.follow_up_gap.quiet_days * DAY
+            gaps.add_all(deal.deal_id, spell_starts(deal, deal.gap_checked), quiet)
         gaps.set_open(deal.deal_id, deal.gap is not None)
 
     # --- time ------------------------------------------------------------------------
@@ -496,6 +495,15 @@ class SpellIndex:
         if (deal_id, start) not in self._queued:
             self._queued.add((deal_id, start))
             self._due.add((judge_at, deal_id, start))
+
+    def add_all(self, deal_id: str, starts: Iterable[float], quiet: float) -> None:
+        """:meth:`add` for each start, judged ``quiet`` seconds after it."""
+        queued, due = self._queued, self._due
+        for start in starts:
+            key = (deal_id, start)
+            if key not in queued:
+                queued.add(key)
+                due.add((start + quiet, deal_id, start))
 
     def due(self, now: float) -> list[tuple[str, float]]:
         """Take the spells whose threshold ``now`` has passed, oldest first."""
