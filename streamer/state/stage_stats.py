@@ -200,10 +200,10 @@ class _Fenwick:
         self.counts: dict[int, int] = {}
 
     def add(self, day: int, seconds: float, count: int) -> None:
-        i = day + 1
+        i, sums, counts = day + 1, self.sums, self.counts
         while i <= _DAYS:
-            self.sums[i] = self.sums.get(i, 0.0) + seconds
-            self.counts[i] = self.counts.get(i, 0) + count
+            sums[i] = sums.get(i, 0.0) + seconds
+            counts[i] = counts.get(i, 0) + count
             i += i & -i
 
     def before(self, day: int) -> StageStat:
@@ -230,8 +230,12 @@ class StageIndex:
         self._totals: dict[StageKey, list[float]] = {}
 
     def apply(self, key: StageKey, day: int, seconds: float, count: int) -> None:
-        self._trees.setdefault(key, _Fenwick()).add(day, seconds, count)
-        total_entry = self._totals.setdefault(key, [0.0, 0])
+        tree = self._trees.get(key)  # (setdefault would build a tree and a list per call)
+        if tree is None:
+            tree = self._trees[key] = _Fenwick()
+            self._totals[key] = [0.0, 0]
+        tree.add(day, seconds, count)
+        total_entry = self._totals[key]
         total_entry[0] += seconds
         total_entry[1] += count
 
