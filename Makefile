@@ -30,8 +30,8 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: setup
-	$(BIN)/ruff check streamer schemas tests
-	$(BIN)/ruff format --check streamer schemas tests
+	$(BIN)/ruff check streamer schemas tests bench
+	$(BIN)/ruff format --check streamer schemas tests bench
 
 kafka-up: setup
 	$(BIN)/salespulse kafka up

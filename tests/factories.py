@@ -90,8 +90,13 @@ def activity(
     )
 
 
-def lead(day: float, lead_id: str, rep_id: str = "rep-1", converted_to: str | None = None,
-         event_id: str | None = None) -> LeadCreated | LeadConverted:
+def lead(
+    day: float,
+    lead_id: str,
+    rep_id: str = "rep-1",
+    converted_to: str | None = None,
+    event_id: str | None = None,
+) -> LeadCreated | LeadConverted:
     common: dict[str, Any] = {
         "event_id": event_id or f"ev-{next(_ids)}",
         "occurred_at": at(day),
@@ -105,8 +110,14 @@ def lead(day: float, lead_id: str, rep_id: str = "rep-1", converted_to: str | No
     return LeadCreated(**common)
 
 
-def quota(start_day: float, end_day: float, target: float, rep_id: str = "rep-1",
-          metric: str = "revenue", event_id: str | None = None) -> QuotaSet:
+def quota(
+    start_day: float,
+    end_day: float,
+    target: float,
+    rep_id: str = "rep-1",
+    metric: str = "revenue",
+    event_id: str | None = None,
+) -> QuotaSet:
     return QuotaSet(
         event_id=event_id or f"ev-{next(_ids)}",
         occurred_at=at(start_day),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -180,10 +181,8 @@ class Collector:
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
     def values(self) -> list[dict[str, Any]]:
         return [json.loads(r.value) for r in self.records]
@@ -204,7 +203,5 @@ class Collector:
                     f"{len(self.records)} records on {self.topic}\n{diagnostics()}"
                 )
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 1.0))
-            except TimeoutError:
-                pass

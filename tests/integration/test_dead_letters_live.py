@@ -11,7 +11,10 @@ from .kafka_helpers import Collector, event_bytes, isolated_settings, produce
 
 pytestmark = pytest.mark.kafka
 
-GOOD = '"event_id":"x-{n}","occurred_at":"2026-11-05T10:00:00Z","source":"crm","deal_id":"d-{n}","rep_id":"r1","stage":"proposal"'
+GOOD = (
+    '"event_id":"x-{n}","occurred_at":"2026-11-05T10:00:00Z","source":"crm",'
+    '"deal_id":"d-{n}","rep_id":"r1","stage":"proposal"'
+)
 
 BAD = [
     (b"this is not json", "JSON"),

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from streamer.engine import DealEngine, PartitionSnapshot, SharedView
 from streamer.settings import load_settings
-from streamer.state import DealState
 from streamer.state.rep import RepState, apply_summary, summarize
 from streamer.state.stage_stats import StageStats, total
 from streamer.timeutil import DAY, to_epoch
