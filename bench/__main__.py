@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="a,b,bfast,c,replay",
-        help="throughput parts: a, b, bfast (b with the consumer fast path), c, replay",
+        help="throughput parts: a, b, bfast (b with the consumer fast path), "
+        "bbatch (b with the batch hand-over), c, replay",
     )
     parser.add_argument("--deals", help="comma-separated open-deal counts for the state section")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))

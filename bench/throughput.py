@@ -4,7 +4,8 @@ The simulator writes the events once to the contract topics (``produce``) and on
 JSON-lines file (``write_jsonl``, the very same events). Then, one after the other:
 
 (a) a plain aiokafka loop reads the four input topics and parses the JSON;
-(b) a bare Faust agent reads them (and parses the JSON);
+(b) a bare Faust agent reads them (and parses the JSON); (b') with the worker's consumer
+    fast path; (b'') with the batch hand-over;
 (c) one salespulse worker with every rule on and the production store processes them on
     the event clock (as a backfill runs): from the moment it is first seen processing until
     every input and internal partition is done and a tick after that has judged the rules;
@@ -181,6 +182,12 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
             )
             label = "(b') bare Faust + json, worker's fast path and fetch settings"
             figures.add("throughput", label, rates["bfast"], "events/s")
+        if "bbatch" in parts:
+            rates["bbatch"] = _subprocess_rate(
+                "bench.bare_faust", data, env={"SALESPULSE_BENCH_BATCH": "1"}
+            )
+            label = "(b'') bare Faust + json, batch hand-over (a partition's fetch at a time)"
+            figures.add("throughput", label, rates["bbatch"], "events/s")
         if "c" in parts:
             c = await worker_rate(data, figures)
             rates["c"] = c["rate"]
@@ -191,7 +198,7 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
             figures.add("throughput", "(c) alerts emitted", int(c["alerts"]), "alerts")
             figures.add("throughput", "(c) peak RSS", c["peak_rss_mib"], "MiB")
         if "a" in rates:
-            for k in ("b", "bfast", "c"):
+            for k in ("b", "bfast", "bbatch", "c"):
                 if k in rates:
                     figures.add("throughput", f"ratio {k}/a", rates[k] / rates["a"], "")
         if "replay" in parts:

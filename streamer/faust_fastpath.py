@@ -1,17 +1,55 @@
 """A faster hand-over of fetched messages in Faust's consumer (faust-streaming 0.15.3).
 
-Faust's drain loop (``Consumer._drain_messages``) hands every fetched message to the
-conductor through ``wait_first(callback(message), suspend_flow.wait())``, so that a
-rebalance (which suspends the flow) can abandon a hand-over that is blocked. That costs
-four tasks, an ``asyncio.wait`` and their cancellation for *every* message, most of a bare
-agent's time per message.
+Two changes to Faust's drain loop (``Consumer._drain_messages``), both opt-in through
+:func:`install`:
 
-The hand-over can only block in two places: flow control (suspended during a rebalance)
-and the producer buffer (over its limit while a stream's side effects are sent). When
-neither is the case at the moment the message is handed over, the callback runs to its
-end without waiting for anything, and ``await callback(message)`` is exactly what the
-``wait_first`` would have done, minus the tasks. Otherwise the original path is taken.
-Ordering, offsets, acks and commits are untouched: the loop body is Faust's own.
+**Per-message fast path.** Faust hands every fetched message to the conductor through
+``wait_first(callback(message), suspend_flow.wait())``, so that a rebalance (which
+suspends the flow) can abandon a hand-over that is blocked. That costs four tasks, an
+``asyncio.wait`` and their cancellation for *every* message. The hand-over can only block
+in two places: flow control (suspended during a rebalance) and the producer buffer (over
+its limit while a stream's side effects are sent). When neither is the case at the moment
+the message is handed over, the callback runs to its end without waiting for anything,
+and ``await callback(message)`` is exactly what the ``wait_first`` would have done, minus
+the tasks. Otherwise the original path is taken.
+
+**Batch hand-over.** For topics registered with :func:`install` (``batch_handlers``), the
+whole fetched batch of one topic-partition is handed to a coroutine
+``handler(tp, messages)`` instead of going message by message through the conductor, a
+stream queue, an :class:`~faust.Event` and the agent's stream iterator (most of a bare
+agent's time per message, see ``bench/README.md``). The guarantees of Faust's path are
+kept, each in the same way Faust keeps it:
+
+* *Offsets*: every message of the batch is acked (``Consumer.ack``'s bookkeeping:
+  ``_acked``, ``_acked_index``, ``_n_acked``) only after the handler returned, i.e. after
+  everything it sent (``send_soon``: table changelogs, forwards) is in the producer's
+  buffer; Faust flushes the producer before every commit (``_commit_offsets``), so a
+  committed offset never precedes its side effects. Gaps in the offsets (compaction,
+  transaction markers) are recorded with ``_add_gap`` exactly as the drain loop does for
+  single messages, read offsets advance the same way, and a commit is started every
+  ``broker_commit_every`` acks as in Faust's loop. A handler that raises acks nothing: the
+  drain loop fails as it does in Faust, and the batch is read again (at least once).
+* *Rebalance*: a batch is only started while the consumer's flow is active
+  (``suspend_flow`` not set, app flow control not suspended) and the consumer generation
+  is the one the batch was fetched in; otherwise it is dropped unacked, as Faust's
+  ``getmany`` and streams drop what they hold when the flow stops, and read again after
+  the seek to the committed offsets. While a handler runs, its messages are in the
+  consumer's ``_unacked_messages``, so ``on_partitions_revoked`` (``wait_empty``) waits for
+  the batch to finish, like for a stream's event in flight, before the revocation
+  signal is sent and the partition handed away.
+* *Producer back-pressure*: before a batch, the loop waits while the producer buffer is
+  over its limit (``wait_until_ebb``, abandoned if the flow is suspended), as the
+  conductor does before each message; a batch is at most ``max_batch`` messages long, so
+  what one batch adds to the buffer is bounded.
+* *Table context*: Faust's tables take the partition of a changelog message, and the
+  RocksDB store its partition database, from the current event
+  (``faust.streams.current_event``). Around the handler that context variable holds an
+  :class:`~faust.Event` of the batch's last message, so table reads and writes inside the
+  handler go to the batch's partition, as inside an agent.
+
+Only the messages of registered topics take this path; every other topic goes through the
+conductor as before. A registered topic must still be subscribed (``app.topics.add``),
+and no agent should read it (it would see nothing).
 
 :func:`install` makes an app's transport create :class:`FastPathConsumer`; the loop below
 is Faust's, changed only where marked, so it can go upstream as it is.
@@ -20,13 +58,20 @@ is Faust's, changed only where marked, so it can go upstream as it is.
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from time import monotonic
 from typing import Any, cast
 
+from faust.streams import _current_event
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP, Message
+from faust.types.tuples import ack_lock
 from mode import Service
+from mode.utils.futures import notify
 
-__all__ = ["THROUGHPUT_SETTINGS", "FastPathConsumer", "install"]
+__all__ = ["THROUGHPUT_SETTINGS", "BatchHandler", "FastPathConsumer", "install"]
 
 THROUGHPUT_SETTINGS: dict[str, Any] = {
     # Fetch more per partition and round trip (Faust's default is 1 MiB) and let a stream
@@ -36,13 +81,149 @@ THROUGHPUT_SETTINGS: dict[str, Any] = {
     "stream_buffer_maxsize": 65_536,
 }
 
+#: ``handler(tp, messages)``: processes the messages (of the one partition ``tp``, in
+#: offset order) and returns once every side effect is handed to the producer.
+BatchHandler = Callable[[TP, list[Message]], Awaitable[None]]
+
+#: Upper bound on the messages of one hand-over (a fetch of 4 MiB may hold ten thousand).
+MAX_BATCH = 2_000
+
 
 class FastPathConsumer(AIOKafkaConsumer):
-    """Faust's aiokafka consumer with the hand-over fast path (see the module)."""
+    """Faust's aiokafka consumer with the hand-over fast path and the batch hand-over."""
+
+    #: topic name -> batch handler (set by :func:`install`).
+    batch_handlers: Mapping[str, BatchHandler] = {}
+    max_batch: int = MAX_BATCH
+
+    async def _fetch(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        """Faust's ``getmany``, but the records of a batch topic's partition come as one
+        list of messages (first, in chunks of ``max_batch``), the others one by one."""
+        records, active_partitions = await self._wait_next_records(timeout)
+        generation_id = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        if not self.flow_active:
+            self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
+            try:
+                await self.perform_seek()
+            except Exception as ex:
+                self.log.warning(f"exception performing seek when flow not active {ex}")
+            return
+        to_message = self._to_message
+        handlers = self.batch_handlers
+        single = {}
+        for tp, tp_records in records.items():
+            if tp.topic not in handlers:
+                single[tp] = tp_records
+                continue
+            if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                return
+            if (
+                active_partitions is None
+                or tp in active_partitions
+                or tp in self._buffered_partitions
+            ):
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                step = self.max_batch
+                for start in range(0, len(tp_records), step):
+                    yield tp, [to_message(tp, r) for r in tp_records[start : start + step]]
+        for tp, record in self.scheduler.iterate(single):  # Faust's getmany from here
+            if not self.flow_active:
+                break
+            if self.app.consumer_generation_id != generation_id:
+                break
+            if (
+                active_partitions is None
+                or tp in active_partitions
+                or tp in self._buffered_partitions
+            ):
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                yield tp, to_message(tp, record)
+
+    def _may_hand_over(self, generation_id: int | None) -> bool:
+        return (
+            not self.suspend_flow.is_set()
+            and not self.app.flow_control._suspend.is_set()
+            and self.app.consumer_generation_id == generation_id
+        )
+
+    async def _hand_over_batch(self, tp: TP, messages: list[Message]) -> bool:
+        """Run the batch handler of ``tp``'s topic on ``messages``; False if the flow
+        stopped before it could start (the batch is then dropped unacked)."""
+        r_offset = self._read_offset[tp]
+        if r_offset is not None:
+            messages = [m for m in messages if m.offset >= r_offset]
+        if not messages:
+            return True
+        if self.app.topics.acks_enabled_for(tp.topic):
+            # as the drain loop does message by message (including its ``r_offset`` test)
+            previous = r_offset
+            for message in messages:
+                if previous and message.offset - previous > 1:
+                    await self._add_gap(tp, previous + 1, message.offset)
+                previous = message.offset
+        commit_every = self._commit_every
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            await self.commit()
+        generation_id = messages[0].generation_id
+        buffer = self.app.producer.buffer
+        while True:  # the conductor's acquire_flow_control + wait_until_producer_ebb
+            if not self._may_hand_over(generation_id):
+                return False
+            if buffer.size <= buffer.max_messages:
+                break
+            await self.wait_first(buffer.wait_until_ebb(), self.suspend_flow.wait())
+
+        unacked = self._unacked_messages
+        for message in messages:  # in flight: a rebalance's wait_empty waits for them
+            message.tracked = True
+            unacked.add(message)
+        last = messages[-1]
+        event = self.app.create_event(last.key, last.value, last.headers, last)
+        token = _current_event.set(weakref.ref(event))
+        try:
+            await self.batch_handlers[tp.topic](tp, messages)
+        except BaseException:
+            for message in messages:  # not acked: read again after the seek/restart
+                unacked.discard(message)
+            raise
+        finally:
+            _current_event.reset(token)
+        self._ack_batch(tp, messages)
+        self._read_offset[tp] = last.offset
+        self.app.monitor.stream_inbound_time[tp] = monotonic()
+        return True
+
+    def _ack_batch(self, tp: TP, messages: list[Message]) -> None:
+        """``Consumer.ack`` for every message of one partition's batch, in one step."""
+        with ack_lock:
+            unacked = self._unacked_messages
+            if not self.app.topics.acks_enabled_for(tp.topic):
+                for message in messages:
+                    message.acked = True
+                    unacked.discard(message)
+                return
+            committed = self._committed_offset[tp]
+            acked_index = self._acked_index[tp]
+            acked_for_tp = self._acked[tp]
+            try:
+                for message in messages:
+                    if message.acked:
+                        continue
+                    message.acked = True
+                    offset = message.offset
+                    if (committed is None or offset >= committed) and offset not in acked_index:
+                        unacked.discard(message)
+                        acked_index.add(offset)
+                        acked_for_tp.append(offset)
+                        self._n_acked += 1
+            finally:
+                notify(self._waiting_for_ack)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         callback = self.callback
-        getmany = self.getmany
         consumer_should_stop = cast(Service, self)._stopped.is_set
         fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
 
@@ -65,10 +246,18 @@ class FastPathConsumer(AIOKafkaConsumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(flag_consumer_fetching)
-                ait = cast(Any, getmany(timeout=1.0))
+                ait = cast(Any, self._fetch(timeout=1.0))  # batch hand-over: was getmany
                 await self.sleep(0)
                 if not self.should_stop:
                     async for tp, message in ait:
+                        # --- batch hand-over ---
+                        if type(message) is list:
+                            if not await self._hand_over_batch(tp, message):
+                                break  # the flow stopped: drop the rest of this fetch
+                            num_since_yield = 0
+                            await sleep(0)
+                            continue
+                        # --- end of the batch hand-over ---
                         num_since_yield += 1
                         if num_since_yield > yield_every:
                             await sleep(0)
@@ -86,7 +275,7 @@ class FastPathConsumer(AIOKafkaConsumer):
                                 if self._n_acked >= commit_every:
                                     self._n_acked = 0
                                     await self.commit()
-                            # --- fast path (the only change to Faust's loop) ---
+                            # --- fast path ---
                             if (
                                 not flow_suspended()
                                 and not app_flow_suspended()
@@ -104,6 +293,7 @@ class FastPathConsumer(AIOKafkaConsumer):
                                 message.key,
                                 message.value,
                             )
+                    await ait.aclose()
                     unset_flag(flag_consumer_fetching)
 
         except self.consumer_stopped_errors:
@@ -123,6 +313,16 @@ class FastPathConsumer(AIOKafkaConsumer):
             unset_flag(flag_consumer_fetching)
 
 
-def install(app: Any) -> None:
-    """Make ``app`` consume through :class:`FastPathConsumer` (before it starts)."""
-    app.transport.Consumer = FastPathConsumer
+def install(
+    app: Any,
+    batch_handlers: Mapping[str, BatchHandler] | None = None,
+    max_batch: int = MAX_BATCH,
+) -> None:
+    """Make ``app`` consume through :class:`FastPathConsumer` (before it starts); the
+    messages of the topics in ``batch_handlers`` (topic name -> handler) are handed over
+    a partition's batch at a time."""
+    app.transport.Consumer = type(
+        "FastPathConsumer",
+        (FastPathConsumer,),
+        {"batch_handlers": dict(batch_handlers or {}), "max_batch": max_batch},
+    )
