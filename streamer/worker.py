@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,7 +61,7 @@ from .state.activity import ActivityDay
 from .state.deal import DealState
 from .state.rep import DealSummary, RepState
 
-__all__ = ["CodecTable", "Worker", "build_worker", "dead_letter_headers"]
+__all__ = ["CodecTable", "Worker", "batched_writes", "build_worker", "dead_letter_headers"]
 
 SUMMARY_HEADER = "salespulse-deal-summary"
 
@@ -109,11 +110,21 @@ class CodecTable(MutableMapping[str, Any]):
 
     With ``cache`` the decoded objects of this worker's own keys are kept in memory
     (the worker is their only writer); :meth:`forget` drops them on revocation.
+
+    Between :meth:`begin_batch` and :meth:`end_batch` (one batch of one partition, see
+    :func:`batched_writes`) reads go through a cache of the batch, and writes stay in it:
+    each key written in the batch reaches the table (its store and its changelog) once,
+    with its last value, at :meth:`end_batch`, instead of once per event. The values are
+    frozen dataclasses, so an object read back from the batch is the one a decode of the
+    written value would give. Whole-table reads (iteration, ``len``, ``values``) flush
+    the batch's writes first, so they see them.
     """
 
     def __init__(self, table: Any, decode: Any, encode: Any, cache: bool) -> None:
         self.table, self.decode, self.encode = table, decode, encode
         self.cache: dict[str, Any] | None = {} if cache else None
+        self.batch: dict[str, Any] | None = None  # key -> value (None: absent) this batch
+        self.dirty: set[str] = set()  # keys of ``batch`` written but not yet in the table
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key)
@@ -122,23 +133,42 @@ class CodecTable(MutableMapping[str, Any]):
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
+        batch = self.batch
+        if batch is not None:
+            if key in batch:
+                value = batch[key]
+            else:
+                value = batch[key] = self._read(key)
+            return default if value is None else value
+        value = self._read(key)
+        return default if value is None else value
+
+    def _read(self, key: str) -> Any:
         if self.cache is not None and key in self.cache:
             return self.cache[key]
         raw = self.table.get(key)
         if raw is None:
-            return default
+            return None
         value = self.decode(raw)
         if self.cache is not None:
             self.cache[key] = value
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.table[key] = self.encode(value)
+        if self.batch is not None:
+            self.batch[key] = value
+            self.dirty.add(key)
+        else:
+            self.table[key] = self.encode(value)
         if self.cache is not None:
             self.cache[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self.table[key]
+        if self.batch is not None:
+            self.batch[key] = None
+            self.dirty.add(key)
+        else:
+            del self.table[key]
         if self.cache is not None:
             self.cache.pop(key, None)
 
@@ -146,18 +176,64 @@ class CodecTable(MutableMapping[str, Any]):
         return self.get(key) is not None  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[str]:
+        self.flush()
         return iter(list(self.table.keys()))
 
     def __len__(self) -> int:
+        self.flush()
         return len(self.table)
 
     def values(self) -> Any:  # type: ignore[override]
-        """Every value, decoded one at a time (a million deals are never all in memory)."""
+        """Every value, decoded one at a time (a million deals are never all in memory);
+        a batch's writes are flushed first, so they are seen."""
+        self.flush()
         return (self.decode(raw) for raw in self.table.values() if raw is not None)
 
     def forget(self) -> None:
         if self.cache is not None:
             self.cache.clear()
+
+    def begin_batch(self) -> None:
+        self.batch, self.dirty = {}, set()
+
+    def flush(self) -> None:
+        """Write the batch's dirty keys to the table, each once, with its last value."""
+        if not self.dirty:
+            return
+        batch, table, encode = self.batch or {}, self.table, self.encode
+        for key in sorted(self.dirty):  # a stable order: replays write the same log
+            value = batch[key]
+            if value is not None:
+                table[key] = encode(value)
+            elif key in table:  # else written and deleted in the batch, never stored
+                del table[key]
+        self.dirty = set()
+
+    def end_batch(self) -> None:
+        self.flush()
+        self.batch = None
+
+    def abandon_batch(self) -> None:
+        """Drop a failed batch's writes (its messages are not acked: read again). The
+        decoded cache may hold them, so it is dropped too."""
+        self.batch, self.dirty = None, set()
+        self.forget()
+
+
+@contextmanager
+def batched_writes(*stores: CodecTable) -> Iterator[None]:
+    """One batch of one partition over ``stores``: reads cached, each written key
+    written once at the end (inside the batch's stream context, before it is acked)."""
+    for store in stores:
+        store.begin_batch()
+    try:
+        yield
+    except BaseException:
+        for store in stores:
+            store.abandon_batch()
+        raise
+    for store in stores:
+        store.end_batch()
 
 
 def _identity(value: Any) -> Any:
@@ -193,7 +269,6 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         timezone="UTC",
         **THROUGHPUT_SETTINGS,
     )
-    install_fast_path(app)  # hand fetched messages to the streams without per-message tasks
 
     def raw_topic(*topic_names: str, **kwargs: Any) -> faust.TopicT:
         return app.topic(
@@ -429,12 +504,38 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         if not changed:
             metrics.events_duplicate.labels(event.event_type).inc()
 
-    @app.agent(raw_topic(names.deals, deal_events.get_topic_name()), name="deal-side")
+    # The two sides take their input a fetched batch of one partition at a time (the
+    # consumer's batch hand-over, streamer.faust_fastpath): every message is processed
+    # as one at a time would be, the state written in the batch reaches the tables once
+    # per key at its end, and the batch is acked after that. The agents subscribe the
+    # topics (and would process them message by message without the hand-over).
+    deal_side_topics = (names.deals, deal_events.get_topic_name())
+    rep_side_topics = (names.activities, rep_events.get_topic_name())
+
+    async def deal_batch(tp: TP, messages: list[Any]) -> None:
+        with batched_writes(deal_store):
+            for message in messages:
+                on_deal_message(message)
+
+    async def rep_batch(tp: TP, messages: list[Any]) -> None:
+        with batched_writes(rep_store, bucket_store, clock_store):
+            for message in messages:
+                on_rep_message(message)
+
+    install_fast_path(
+        app,
+        batch_handlers={
+            **dict.fromkeys(deal_side_topics, deal_batch),
+            **dict.fromkeys(rep_side_topics, rep_batch),
+        },
+    )
+
+    @app.agent(raw_topic(*deal_side_topics), name="deal-side")
     async def deal_side(stream: faust.StreamT) -> None:
         async for event in stream.events():
             on_deal_message(event.message)
 
-    @app.agent(raw_topic(names.activities, rep_events.get_topic_name()), name="rep-side")
+    @app.agent(raw_topic(*rep_side_topics), name="rep-side")
     async def rep_side(stream: faust.StreamT) -> None:
         async for event in stream.events():
             on_rep_message(event.message)
