@@ -119,12 +119,7 @@ class FastPathConsumer(AIOKafkaConsumer):
                 continue
             if not self.flow_active or self.app.consumer_generation_id != generation_id:
                 return
-            if (
-                active_partitions is None
-                or tp in active_partitions
-                or tp in self._buffered_partitions
-            ):
-                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if self._deliverable(tp, active_partitions):
                 step = self.max_batch
                 for start in range(0, len(tp_records), step):
                     yield tp, [to_message(tp, r) for r in tp_records[start : start + step]]
@@ -133,13 +128,15 @@ class FastPathConsumer(AIOKafkaConsumer):
                 break
             if self.app.consumer_generation_id != generation_id:
                 break
-            if (
-                active_partitions is None
-                or tp in active_partitions
-                or tp in self._buffered_partitions
-            ):
-                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if self._deliverable(tp, active_partitions):
                 yield tp, to_message(tp, record)
+
+    def _deliverable(self, tp: TP, active_partitions: set[TP] | None) -> bool:
+        """Faust's ``getmany`` test of a fetched partition (and its end-offset tracking)."""
+        if active_partitions is None or tp in active_partitions or tp in self._buffered_partitions:
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            return True
+        return False
 
     def _may_hand_over(self, generation_id: int | None) -> bool:
         return (
