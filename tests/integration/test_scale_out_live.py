@@ -5,6 +5,7 @@ partition of the dead worker)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import time
@@ -98,8 +99,14 @@ async def test_survivor_takes_over_a_killed_workers_partitions(make_worker, tmp_
         await alerts.wait_for(
             lambda rs: len(rs) >= len(first_ids), 60, "the first firing alerts", diagnostics
         )
-        owned_a = owned_deal_partitions(a.metrics(), deals_topic)
-        owned_b = owned_deal_partitions(b.metrics(), deals_topic)
+        # the lag gauges are exported on the stats timer: poll until both have
+        deadline = time.monotonic() + 30
+        while True:
+            owned_a = owned_deal_partitions(a.metrics(), deals_topic)
+            owned_b = owned_deal_partitions(b.metrics(), deals_topic)
+            if owned_a | owned_b == set(range(PARTITIONS)) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert owned_a and owned_b, f"both workers share the partitions: {owned_a} {owned_b}"
         assert owned_a | owned_b == set(range(PARTITIONS)) and not owned_a & owned_b
 
