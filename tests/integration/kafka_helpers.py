@@ -111,6 +111,12 @@ class WorkerProcess:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
             return response.read().decode()
 
+    def progress(self) -> dict[str, Any]:
+        """The worker's ``/progress`` page: what it has processed, read live."""
+        url = f"http://127.0.0.1:{self.settings.web_port}/progress"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            return json.loads(response.read())
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:

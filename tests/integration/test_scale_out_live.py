@@ -5,8 +5,6 @@ partition of the dead worker)."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 import signal
 import time
 from collections import Counter
@@ -43,13 +41,14 @@ def ids_by_partition(prefix: str, per_partition: int) -> dict[int, list[str]]:
     return found
 
 
-def owned_deal_partitions(metrics_text: str, topic: str) -> set[int]:
-    """Partitions of the deal topic this worker consumed from (its lag gauges)."""
-    pattern = re.compile(
-        r'^salespulse_consumer_lag_messages\{partition="(\d+)",topic="' + re.escape(topic) + '"',
-        re.M,
-    )
-    return {int(p) for p in pattern.findall(metrics_text)}
+def owned_deal_partitions(progress: dict, topic: str) -> set[int]:
+    """Partitions of the deal topic this worker consumed from (its ``/progress``, which is
+    read live, unlike the lag gauges exported on the stats timer)."""
+    return {
+        int(key.rsplit(":", 1)[1])
+        for key in progress["processed"]
+        if key.rsplit(":", 1)[0] == topic
+    }
 
 
 def deal_msgs(settings, *events):
@@ -99,14 +98,8 @@ async def test_survivor_takes_over_a_killed_workers_partitions(make_worker, tmp_
         await alerts.wait_for(
             lambda rs: len(rs) >= len(first_ids), 60, "the first firing alerts", diagnostics
         )
-        # the lag gauges are exported on the stats timer: poll until both have
-        deadline = time.monotonic() + 30
-        while True:
-            owned_a = owned_deal_partitions(a.metrics(), deals_topic)
-            owned_b = owned_deal_partitions(b.metrics(), deals_topic)
-            if owned_a | owned_b == set(range(PARTITIONS)) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        owned_a = owned_deal_partitions(a.progress(), deals_topic)
+        owned_b = owned_deal_partitions(b.progress(), deals_topic)
         assert owned_a and owned_b, f"both workers share the partitions: {owned_a} {owned_b}"
         assert owned_a | owned_b == set(range(PARTITIONS)) and not owned_a & owned_b
 
