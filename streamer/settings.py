@@ -37,6 +37,7 @@ __all__ = [
     "SettingsError",
     "TopicNames",
     "load_settings",
+    "load_settings_file",
     "rules_for_team",
 ]
 
@@ -369,3 +370,35 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def load_settings_file(path: Path, **overrides: Any) -> Settings:
+    """Read the settings as :func:`load_settings` does, with the TOML file ``path`` in
+    place of ``salespulse.toml`` (environment variables still take precedence).
+
+    For commands that compare configurations (``salespulse backtest --against``);
+    raise :class:`SettingsError` when the file is missing or a setting is bad.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"no such configuration file: {path}")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+            return (init_settings, env_settings, toml)
+
+    try:
+        return _FromFile(**overrides)
+    except ValidationError as error:
+        raise SettingsError(f"{path}: {_describe(error)}") from None
+    except ValueError as error:  # TOML syntax
+        raise SettingsError(f"{path}: {error}") from None

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from streamer.settings import SettingsError, load_settings, rules_for_team
+from streamer.settings import SettingsError, load_settings, load_settings_file, rules_for_team
 
 
 def test_defaults_are_the_contracts():
@@ -72,3 +72,29 @@ def test_settings_file_is_read_and_checked(tmp_path):
     )
     assert done.returncode == 2
     assert "rules.pipeline_load.max_open" in done.stderr
+
+
+def test_a_named_settings_file_stands_in_for_salespulse_toml(tmp_path, monkeypatch):
+    for name in [k for k in os.environ if k.startswith("SALESPULSE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "salespulse.toml").write_text("[rules.deal_stalled]\nfactor = 4.0\n")
+    other = tmp_path / "tuned.toml"
+    other.write_text("[rules.follow_up_gap]\nquiet_days = 10\n")
+    s = load_settings_file(other)
+    assert s.rules.follow_up_gap.quiet_days == 10
+    assert s.rules.deal_stalled.factor == 2.0, "salespulse.toml is not read alongside it"
+    monkeypatch.setenv("SALESPULSE_RULES__FOLLOW_UP_GAP__QUIET_DAYS", "12")
+    assert load_settings_file(other).rules.follow_up_gap.quiet_days == 12, "env still wins"
+
+
+def test_a_named_settings_file_that_is_missing_or_bad_names_itself(tmp_path):
+    with pytest.raises(SettingsError, match="no such configuration file"):
+        load_settings_file(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[rules.pipeline_load]\nmax_open = "many"\n')
+    with pytest.raises(SettingsError, match="setting rules.pipeline_load.max_open"):
+        load_settings_file(bad)
+    bad.write_text("[rules.pipeline_load\n")
+    with pytest.raises(SettingsError, match="bad.toml"):
+        load_settings_file(bad)
