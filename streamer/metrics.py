@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics"]
+__all__ = ["GatewayMetrics", "Metrics"]
 
 _DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
 
@@ -191,6 +191,65 @@ class NotificationMetrics:
             "Duration of one send attempt, by receiver.",
             ["receiver"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+
+
+class GatewayMetrics:
+    """``salespulse gateway``: CRM webhooks and Slack actions in, contract events out.
+    Per gateway process; ``sum`` over processes. Labels are source names (``hubspot``,
+    ``pipedrive``, ``salesforce``, ``slack``), never ids or secrets."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "salespulse_gateway_requests_total",
+            "HTTP requests answered, by source and status code.",
+            ["source", "status"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "salespulse_gateway_request_duration_seconds",
+            "From reading a request to answering it (events acknowledged by Kafka), by source.",
+            ["source"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.rejected = Counter(
+            "salespulse_gateway_rejected_total",
+            "Requests refused before mapping, by source and reason (signature, stale, "
+            "too_large, malformed, rate_limited, forbidden).",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.notifications = Counter(
+            "salespulse_gateway_notifications_total",
+            "CRM notifications read, by source and result (mapped, pending, ignored, "
+            "dead_lettered).",
+            ["source", "result"],
+            registry=r,
+        )
+        self.events = Counter(
+            "salespulse_gateway_events_produced_total",
+            "Contract events produced, by source and event type.",
+            ["source", "event_type"],
+            registry=r,
+        )
+        self.commands = Counter(
+            "salespulse_gateway_alert_commands_total",
+            "Alert commands published from Slack, by command.",
+            ["command"],
+            registry=r,
+        )
+        self.knowledge_records = Gauge(
+            "salespulse_gateway_knowledge_records",
+            "CRM records whose last known attributes this gateway holds.",
+            registry=r,
+        )
+        self.ready = Gauge(
+            "salespulse_gateway_ready",
+            "1 once the gateway has read its knowledge topic and can produce.",
             registry=r,
         )
 

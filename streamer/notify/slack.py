@@ -25,7 +25,15 @@ from .config import SlackApiReceiver, SlackWebhookReceiver
 from .message import Notification, Outcome, parse_retry_after
 from .text import headline, numbers, subject_line, when_line
 
-__all__ = ["SlackApiSender", "SlackWebhookSender", "escape", "slack_message"]
+__all__ = [
+    "ACTIONS_BLOCK_ID",
+    "ACTION_IDS",
+    "SlackApiSender",
+    "SlackWebhookSender",
+    "action_block",
+    "escape",
+    "slack_message",
+]
 
 MAX_BLOCKS = 50
 HEADER_CHARS = 150
@@ -35,6 +43,20 @@ MAX_FIELDS = 10
 TEXT_CHARS = 3000
 _RETRYABLE_API_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
 
+ACTIONS_BLOCK_ID = "salespulse_actions"
+ACTION_IDS = {
+    "salespulse_ack": ("ack", None),
+    "salespulse_snooze_1d": ("snooze", "1d"),
+    "salespulse_snooze_1w": ("snooze", "1w"),
+}
+"""Button action_id -> (alert command, snooze duration); `salespulse gateway` reads them
+back from Slack's interaction payloads (``value`` is the alert_key)."""
+_BUTTON_TEXT = {
+    "salespulse_ack": "Acknowledge",
+    "salespulse_snooze_1d": "Snooze 1 day",
+    "salespulse_snooze_1w": "Snooze 1 week",
+}
+
 
 def escape(text: str) -> str:
     """Slack's escaping of user text: ``&``, ``<`` and ``>``, nothing else."""
@@ -43,6 +65,22 @@ def escape(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def action_block(alert_key: str) -> dict[str, Any]:
+    """Acknowledge / Snooze 1 day / Snooze 1 week buttons for an alert (value: its key)."""
+    buttons: list[dict[str, Any]] = []
+    for action_id, text in _BUTTON_TEXT.items():
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": text},
+            "value": _cut(alert_key, 2000),
+        }
+        if action_id == "salespulse_ack":
+            button["style"] = "primary"
+        buttons.append(button)
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": buttons}
 
 
 def _alert_blocks(kind: str, alert: Mapping[str, Any], block_id: str | None) -> list[dict]:
@@ -76,6 +114,9 @@ def _alert_blocks(kind: str, alert: Mapping[str, Any], block_id: str | None) -> 
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, SECTION_CHARS)}]}
     )
+    if kind in ("firing", "reminder") and alert.get("alert_key"):
+        # answered by `salespulse gateway` (docs/gateway.md); without it Slack shows an error
+        blocks.append(action_block(str(alert["alert_key"])))
     return blocks
 
 
