@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint kafka-up kafka-down bench
+.PHONY: setup demo test test-slow lint kafka-up kafka-down bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: setup
 	sh deploy/dev/install-system-deps.sh
 	$(BIN)/salespulse kafka up
 	$(BIN)/pytest
+
+## make test-slow: the long runs the default test run leaves out (marked slow), e.g. the
+## 200,000-event catch-up comparisons
+test-slow: setup
+	$(BIN)/salespulse kafka up
+	$(BIN)/pytest -m slow
 
 ## make bench: the benchmark suite at full size (BENCH_ARGS=--quick: a smoke run)
 bench: setup

@@ -2,15 +2,20 @@
 
 They encode the contract's field rules once: ids are non-empty, numbers are
 JSON numbers (never numeric strings, never NaN or infinity), timestamps are
-RFC 3339 strings with an offset and are normalised to UTC, currencies are
-ISO 4217 codes.
+RFC 3339 strings with an offset and are normalised to UTC, dates are
+``YYYY-MM-DD`` strings, currencies are ISO 4217 codes.
+
+Timestamps and dates are parsed here rather than by pydantic's own datetime
+and date types, which also take Unix times (``"1767225600"``), a space for the
+``T``, offsets without a colon, hours without seconds and, for dates, whole
+timestamps: all of them producer bugs the contract rejects.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +27,8 @@ from pydantic import (
 )
 
 __all__ = [
+    "ISO_DATE_PATTERN",
+    "RFC3339_PATTERN",
     "CurrencyCode",
     "EventId",
     "Id",
@@ -29,20 +36,12 @@ __all__ = [
     "NonNegativeNumber",
     "PositiveNumber",
     "UtcDatetime",
+    "parse_rfc3339",
+    "strict_date",
+    "strict_timestamp",
 ]
 
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-
-
-def _text_not_number(expected: str) -> BeforeValidator:
-    # Lax pydantic reads a JSON number as a Unix timestamp; the contract wants
-    # RFC 3339 text, and a number here is almost always a producer bug (ms vs s).
-    def check(value: Any) -> Any:
-        if isinstance(value, bool | int | float):
-            raise ValueError(f"must be {expected}")
-        return value
-
-    return BeforeValidator(check)
 
 
 def _iso_4217(value: str) -> str:
@@ -51,10 +50,139 @@ def _iso_4217(value: str) -> str:
     return value
 
 
-def _to_utc(value: datetime) -> datetime:
-    # Faust and the rules compare timestamps across events: one zone for all.
-    return value.astimezone(UTC)
+# --- timestamps and dates -----------------------------------------------------
 
+RFC3339_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 ``date-time`` (section 5.6), the offset required; also in the JSON Schemas.
+
+Written with ``[0-9]`` rather than ``\\d`` so that Python (where ``\\d`` takes any
+Unicode digit) and JSON Schema validators read it alike.
+"""
+
+ISO_DATE_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""An ISO 8601 calendar date, ``YYYY-MM-DD`` and nothing else; also in the JSON Schemas."""
+
+TIMESTAMP_EXPECTED: Final = (
+    "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T14:03:00Z"
+)
+_DATE_EXPECTED: Final = "must be a date written YYYY-MM-DD"
+
+_RFC3339 = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt]"
+    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?"
+    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<offset_hour>[0-9]{2}):(?P<offset_minute>[0-9]{2}))"
+)
+_ISO_DATE = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})")
+# What producers send instead, recognised only to say what is wrong with it.
+_UNIX_TIME = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
+_NAIVE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Read an RFC 3339 ``date-time`` with its offset, as an aware datetime in UTC.
+
+    Accepts exactly the grammar of RFC 3339 section 5.6: ``T`` (or ``t``)
+    between date and time, seconds always present, any number of fractional
+    digits (kept to the microsecond, cut, never rounded), and ``Z``, ``z`` or
+    ``+hh:mm``/``-hh:mm`` (``-00:00`` is UTC). Raises :class:`ValueError` with a
+    message saying what is wrong: a Unix time, a date alone, a timestamp
+    without offset, another format, an impossible date or time, a leap second
+    (``:60``, which a datetime cannot hold) or an instant outside years
+    1-9999 once in UTC. Leading or trailing whitespace is another format.
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(_what_instead(text))
+    fields = {name: int(match[name]) for name in ("year", "month", "day", "hour", "minute")}
+    second = int(match["second"])
+    if second == 60:
+        raise ValueError(f"{TIMESTAMP_EXPECTED}; a leap second (:60) is not supported")
+    offset = timedelta(0)
+    if match["sign"] is not None:
+        offset_hour, offset_minute = int(match["offset_hour"]), int(match["offset_minute"])
+        if offset_hour > 23 or offset_minute > 59:
+            raise ValueError(f"{TIMESTAMP_EXPECTED}; the offset must be within -23:59..+23:59")
+        offset = timedelta(hours=offset_hour, minutes=offset_minute)
+        if match["sign"] == "-":
+            offset = -offset
+    microsecond = int((match["fraction"] or "0")[:6].ljust(6, "0"))
+    try:
+        local = datetime(**fields, second=second, microsecond=microsecond, tzinfo=timezone(offset))
+    except ValueError as error:  # month 13, February 30, hour 24...
+        raise ValueError(f"{TIMESTAMP_EXPECTED}; not a valid date and time ({error})") from None
+    return _in_utc(local)
+
+
+def strict_timestamp(value: Any) -> datetime:
+    """The validator of every timestamp field: an RFC 3339 string, or an aware datetime.
+
+    A JSON string goes through :func:`parse_rfc3339`. An aware
+    :class:`~datetime.datetime` (Python callers building a model) is taken as
+    it is. Either comes back in UTC. Anything else, a JSON number above all
+    (read by lax parsers as a Unix time), raises :class:`ValueError`.
+    """
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError("timestamp needs a UTC offset")
+        return _in_utc(value)
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"{TIMESTAMP_EXPECTED}, as a string, not a number")
+    raise ValueError(f"{TIMESTAMP_EXPECTED}, as a string")
+
+
+def strict_date(value: Any) -> date:
+    """The validator of every date field: a ``YYYY-MM-DD`` string, or a :class:`~datetime.date`.
+
+    A timestamp, a Unix time or any other spelling of a date raises
+    :class:`ValueError`; so does a :class:`~datetime.datetime`, which would
+    silently lose its time and zone.
+    """
+    if isinstance(value, str):
+        match = _ISO_DATE.fullmatch(value)
+        if match is None:
+            raise ValueError(_DATE_EXPECTED)
+        try:
+            return date(int(match["year"]), int(match["month"]), int(match["day"]))
+        except ValueError as error:
+            raise ValueError(f"{_DATE_EXPECTED}; not a valid date ({error})") from None
+    if isinstance(value, datetime):
+        raise ValueError(f"{_DATE_EXPECTED}, not a timestamp")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"{_DATE_EXPECTED}, as a string, not a number")
+    raise ValueError(f"{_DATE_EXPECTED}, as a string")
+
+
+def _what_instead(text: str) -> str:
+    if _UNIX_TIME.fullmatch(text):
+        return f"{TIMESTAMP_EXPECTED}, not a Unix time"
+    if _ISO_DATE.fullmatch(text):
+        return f"{TIMESTAMP_EXPECTED}, not a date alone"
+    if _NAIVE.fullmatch(text):
+        return "timestamp needs a UTC offset"
+    if " " in text and _RFC3339.fullmatch(text.replace(" ", "T", 1)):
+        return f"{TIMESTAMP_EXPECTED}; date and time are separated by T, not a space"
+    return TIMESTAMP_EXPECTED
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # Faust and the rules compare timestamps across events: one zone for all. An
+    # instant near year 1 or 9999 may not exist in UTC: a reason, never a crash.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{TIMESTAMP_EXPECTED}; out of range once converted to UTC") from None
+
+
+# --- the types ----------------------------------------------------------------
 
 Id = Annotated[str, StringConstraints(min_length=1)]
 """A non-empty identifier (rep, deal, lead, team, manager, alert key...)."""
@@ -64,13 +192,17 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 UtcDatetime = Annotated[
     AwareDatetime,
-    _text_not_number("an RFC 3339 timestamp with an offset"),
-    AfterValidator(_to_utc),
+    BeforeValidator(strict_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
 ]
-"""A timestamp with an offset (a naive one is rejected), normalised to UTC."""
+"""An RFC 3339 timestamp with an offset (see :func:`strict_timestamp`), normalised to UTC."""
 
-IsoDate = Annotated[date, _text_not_number("a date written YYYY-MM-DD")]
-"""A calendar date, ``YYYY-MM-DD``."""
+IsoDate = Annotated[
+    date,
+    BeforeValidator(strict_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": ISO_DATE_PATTERN}),
+]
+"""A calendar date written ``YYYY-MM-DD`` (see :func:`strict_date`)."""
 
 NonNegativeNumber = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 """A finite JSON number >= 0 (an integer is accepted; a string is not)."""

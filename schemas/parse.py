@@ -101,7 +101,6 @@ def describe_errors(errors: list[ErrorDetails]) -> str:
 
 
 _PLAIN_MESSAGES: Final[dict[str, str]] = {
-    "timezone_aware": "timestamp needs a UTC offset",
     "string_too_short": "must not be empty",
     "string_type": "must be a string",
     "bool_type": "must be true or false",
@@ -130,10 +129,6 @@ def _describe(error: ErrorDetails) -> str:
 
     if kind == "value_error":
         what = str(ctx.get("error", error["msg"]))
-    elif kind.startswith("datetime_"):
-        what = f"must be an RFC 3339 timestamp with an offset ({_detail(error)})"
-    elif kind.startswith("date_"):
-        what = f"must be a date written YYYY-MM-DD ({_detail(error)})"
     elif kind == "string_too_long":
         what = f"must be at most {ctx.get('max_length')} characters"
     elif kind == "literal_error":
@@ -147,14 +142,9 @@ def _describe(error: ErrorDetails) -> str:
     else:
         message = error["msg"]
         what = message[:1].lower() + message[1:]
-    if kind not in {"string_too_short", "string_too_long", "timezone_aware"}:
+    if kind not in {"string_too_short", "string_too_long"}:
         what = f"{what}, got {_show(given)}"
     return f"{where or 'message'}: {what}"
-
-
-def _detail(error: ErrorDetails) -> str:
-    detail = (error.get("ctx") or {}).get("error")
-    return str(detail) if detail else error["msg"].lower()
 
 
 def _where(error: ErrorDetails) -> str:
