@@ -101,6 +101,12 @@ def _cmd_alert_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    from .gateway.server import run_gateway
+
+    return run_gateway(settings)
+
+
 def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from . import simulate
 
@@ -133,6 +139,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the stream processor (a Faust worker)")
     worker.set_defaults(func=_cmd_worker)
+
+    gateway = sub.add_parser(
+        "gateway", help="receive CRM webhooks and Slack actions, produce contract events"
+    )
+    gateway.set_defaults(func=_cmd_gateway)
 
     kafka = sub.add_parser("kafka", help="a local single-node Apache Kafka for development")
     kafka.add_argument("action", choices=["up", "down", "status"])

@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .gateway.config import GatewaySettings
 from .notify.config import NotificationSettings
 
 __all__ = [
@@ -281,6 +282,10 @@ class Settings(BaseSettings):
     )
     teams: dict[str, TeamSettings] = Field(
         default_factory=dict, description="per-team overrides, keyed by team_id"
+    )
+    gateway: GatewaySettings = Field(
+        default_factory=GatewaySettings,
+        description="`salespulse gateway`: CRM webhooks and Slack actions in (docs/gateway.md)",
     )
     rep_rules_interval_seconds: float = Field(
         3600.0,

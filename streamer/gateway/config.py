@@ -12,7 +12,7 @@ is produced, so a half-configured gateway fails closed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -138,11 +138,11 @@ class RateLimit(_Frozen):
     burst: int = Field(default=200, ge=1)
 
 
-def _hubspot_activities() -> dict[str, ActivityRule]:
+def _hubspot_activities() -> dict[str, Any]:
     # HubSpot's own property values (hs_call_status, hs_call_direction, hs_meeting_outcome,
     # hs_email_direction, hs_email_status), documented for the engagement objects.
     return {
-        "calls": ActivityRule(
+        "calls": dict(
             channel="call",
             directions={"OUTBOUND": "outbound", "INBOUND": "inbound"},
             outcomes={
@@ -154,7 +154,7 @@ def _hubspot_activities() -> dict[str, ActivityRule]:
             },
             pending_outcomes=["QUEUED", "RINGING", "IN_PROGRESS", "CONNECTING", "CALLING_CRM_USER"],
         ),
-        "meetings": ActivityRule(
+        "meetings": dict(
             channel="meeting",
             direction="outbound",
             outcomes={
@@ -164,7 +164,7 @@ def _hubspot_activities() -> dict[str, ActivityRule]:
             },
             pending_outcomes=["SCHEDULED", "RESCHEDULED"],
         ),
-        "emails": ActivityRule(
+        "emails": dict(
             channel="email",
             directions={
                 "EMAIL": "outbound",
@@ -181,15 +181,17 @@ class HubSpotMapping(SourceMapping):
     """HubSpot's mapping, with HubSpot's documented activity values as defaults."""
 
     id_prefix: str = "hs-"
-    activities: dict[str, ActivityRule] = Field(default_factory=_hubspot_activities)
+    activities: dict[str, ActivityRule] = Field(
+        default_factory=_hubspot_activities, validate_default=True
+    )
 
 
-def _pipedrive_activities() -> dict[str, ActivityRule]:
+def _pipedrive_activities() -> dict[str, Any]:
     # Pipedrive's default activity types; `done` decides the outcome (see pipedrive.py).
     return {
-        "call": ActivityRule(channel="call", direction="outbound", outcome="connected"),
-        "meeting": ActivityRule(channel="meeting", direction="outbound", outcome="held"),
-        "email": ActivityRule(channel="email", direction="outbound", outcome="sent"),
+        "call": dict(channel="call", direction="outbound", outcome="connected"),
+        "meeting": dict(channel="meeting", direction="outbound", outcome="held"),
+        "email": dict(channel="email", direction="outbound", outcome="sent"),
     }
 
 
@@ -197,22 +199,24 @@ class PipedriveMapping(SourceMapping):
     """Pipedrive's mapping, with Pipedrive's documented activity values as defaults."""
 
     id_prefix: str = "pd-"
-    activities: dict[str, ActivityRule] = Field(default_factory=_pipedrive_activities)
+    activities: dict[str, ActivityRule] = Field(
+        default_factory=_pipedrive_activities, validate_default=True
+    )
 
 
-def _salesforce_activities() -> dict[str, ActivityRule]:
+def _salesforce_activities() -> dict[str, Any]:
     # Task.TaskSubtype / CallType and Event; CallDisposition is free text in Salesforce,
     # so an org lists its own values under outcomes.
     return {
-        "Call": ActivityRule(
+        "Call": dict(
             channel="call",
             outcome="connected",
             directions={"Outbound": "outbound", "Inbound": "inbound", "Internal": "outbound"},
             direction="outbound",
         ),
-        "Email": ActivityRule(channel="email", direction="outbound", outcome="sent"),
-        "ListEmail": ActivityRule(channel="email", direction="outbound", outcome="sent"),
-        "Event": ActivityRule(channel="meeting", direction="outbound", outcome="held"),
+        "Email": dict(channel="email", direction="outbound", outcome="sent"),
+        "ListEmail": dict(channel="email", direction="outbound", outcome="sent"),
+        "Event": dict(channel="meeting", direction="outbound", outcome="held"),
     }
 
 
@@ -220,7 +224,9 @@ class SalesforceMapping(SourceMapping):
     """Salesforce's mapping, with Salesforce's documented activity values as defaults."""
 
     id_prefix: str = "sf-"
-    activities: dict[str, ActivityRule] = Field(default_factory=_salesforce_activities)
+    activities: dict[str, ActivityRule] = Field(
+        default_factory=_salesforce_activities, validate_default=True
+    )
 
 
 class HubSpotSettings(_Frozen):

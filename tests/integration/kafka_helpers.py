@@ -57,7 +57,7 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def worker_env(settings: Settings) -> dict[str, str]:
     """The settings as the environment of a worker process (nested ones as JSON)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
-    nested = {"topics", "rules", "kafka", "currency_rates", "notifications", "teams"}
+    nested = {"topics", "rules", "kafka", "currency_rates", "notifications", "teams", "gateway"}
     plain = settings.model_dump(mode="json", exclude=nested)
     for name, value in plain.items():
         env[f"SALESPULSE_{name.upper()}"] = str(value)
