@@ -19,7 +19,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +39,8 @@ from .gateway.config import GatewaySettings
 from .notify.config import NotificationSettings
 
 __all__ = [
+    "DeadLetterSettings",
+    "DeadLetterWindow",
     "DealStalledRule",
     "KafkaSettings",
     "RulesSettings",
@@ -75,6 +85,67 @@ class KafkaSettings(_Frozen):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+
+
+class DeadLetterWindow(_Frozen):
+    """What the dead-letter share is measured over: the last ``messages`` input messages,
+    or, when ``seconds`` is set, the messages of the last ``seconds`` (set one of the two)."""
+
+    messages: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="count window: the share is taken over the last this many input messages",
+    )
+    seconds: float | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description="time window: when set, the share is taken over the messages of the last "
+        "this many seconds instead (of the worker's clock, in 100 slices, so a message counts "
+        "for 99-100% of it)",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DeadLetterWindow:
+        if self.seconds is not None and "messages" in self.model_fields_set:
+            raise ValueError("set either messages or seconds, not both")
+        return self
+
+
+class DeadLetterSettings(_Frozen):
+    """The dead-letter limit: what the worker does when a large share of its input is
+    rejected (a producer shipped a broken schema), instead of dead-lettering a whole topic."""
+
+    max_ratio: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of rejected input messages in the window above which the limit is "
+        "exceeded (1 turns the limit off)",
+    )
+    window: DeadLetterWindow = DeadLetterWindow()
+    min_messages: int = Field(
+        100,
+        ge=1,
+        description="input messages the window must hold before the share is judged, so a few "
+        "bad messages at start-up do not count as a broken producer",
+    )
+    on_exceeded: Literal["warn", "stop"] = Field(
+        "warn",
+        description="'warn': log, set salespulse_dead_letter_limit_exceeded and go on "
+        "dead-lettering; 'stop': the same, then exit non-zero without committing the message "
+        "that crossed the limit, so it is read again once the producer is fixed",
+    )
+
+    @model_validator(mode="after")
+    def _window_can_hold_the_sample(self) -> DeadLetterSettings:
+        if self.window.seconds is None and self.min_messages > self.window.messages:
+            raise ValueError(
+                f"min_messages ({self.min_messages}) must not exceed window.messages "
+                f"({self.window.messages}): the limit could never be judged"
+            )
+        return self
 
 
 class DealStalledRule(_Frozen):
@@ -276,6 +347,7 @@ class Settings(BaseSettings):
         default_factory=dict, description="units of reporting currency per unit of the key"
     )
     rules: RulesSettings = RulesSettings()
+    dead_letter: DeadLetterSettings = DeadLetterSettings()
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings,
         description="alert delivery to people: receivers, routes, quiet hours",
