@@ -119,6 +119,12 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return replay.run(settings, args)
 
 
+def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    from . import backtest
+
+    return backtest.run(settings, args)
+
+
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -127,6 +133,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from . import simulate
+    from .backtest import add_arguments as backtest_arguments
     from .demo import add_arguments as demo_arguments
     from .replay import add_arguments as replay_arguments
 
@@ -163,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay_arguments(replay)
     replay.set_defaults(func=_cmd_replay)
+
+    backtest = sub.add_parser(
+        "backtest", help="what each rule would have said over a file of events, and how well"
+    )
+    backtest_arguments(backtest)
+    backtest.set_defaults(func=_cmd_backtest)
 
     alerts = sub.add_parser("alerts", help="follow the alerts topic and print alerts readably")
     alerts.add_argument("--new-only", action="store_true", help="skip alerts already on the topic")
