@@ -31,6 +31,7 @@ __all__ = [
     "as_amount",
     "as_date",
     "as_ms",
+    "coalesce",
 ]
 
 Kind = Literal["deal", "activity"]
@@ -134,3 +135,48 @@ def as_date(value: Any) -> str | None:
     if isinstance(value, str) and len(value) == 10 and value[4] == "-":
         return date.fromisoformat(value).isoformat()
     return datetime.fromtimestamp(as_ms(value) / 1000, UTC).date().isoformat()
+
+
+def coalesce(
+    results: list[Change | Unusable | Ignored],
+) -> list[Change | Unusable | Ignored]:
+    """Join the changes of one record at one instant into one change.
+
+    HubSpot sends a creation as ``deal.creation`` plus one property change per
+    property set, all with the same ``occurredAt``, in any order: joined, they
+    are one complete creation instead of a creation and a trail of updates.
+    Order is kept by each record's first notification.
+    """
+    out: list[Change | Unusable | Ignored] = []
+    index: dict[tuple[str, str, str, int, bool], int] = {}
+    for result in results:
+        if not isinstance(result, Change):
+            out.append(result)
+            continue
+        key = (result.source, result.kind, result.crm_id, result.at_ms, result.deleted)
+        if key not in index:
+            index[key] = len(out)
+            out.append(result)
+            continue
+        first = out[index[key]]
+        assert isinstance(first, Change)
+        out[index[key]] = Change(
+            source=first.source,
+            kind=first.kind,
+            crm_id=first.crm_id,
+            at_ms=first.at_ms,
+            fields={**first.fields, **result.fields},
+            previous={**first.previous, **result.previous},
+            created=first.created or result.created,
+            deleted=first.deleted,
+            original=_joined(first.original, result.original),
+            whole=first.whole and result.whole,
+        )
+    return out
+
+
+def _joined(a: bytes, b: bytes) -> bytes:
+    if a == b:
+        return a
+    inner = a[1:-1] if a.startswith(b"[") and a.endswith(b"]") else a
+    return b"[" + inner + b"," + b + b"]"

@@ -7,8 +7,8 @@ what earlier notifications said, never from a guess.
 
 Records merge as a join (commutative, associative, idempotent): each field keeps
 the value with the newest CRM timestamp (ties broken by the value, so every
-gateway picks the same one); stage marks are a set of ``(at_ms, stage)`` kept as
-transitions; the creation time is the earliest seen. So notifications may arrive
+gateway picks the same one); stage marks are the set of ``(at_ms, stage)`` seen
+(the newest :data:`MAX_MARKS`); the creation time is the earliest seen. So notifications may arrive
 out of order, repeated, or at different gateway processes, and every process
 that has seen the same notifications knows the same thing.
 """
@@ -23,8 +23,8 @@ from .changes import Change
 
 __all__ = ["MAX_MARKS", "Record", "apply_change", "merge"]
 
-MAX_MARKS = 32
-"""Stage transitions kept per deal; older ones are only needed for very late repeats."""
+MAX_MARKS = 64
+"""Stage marks kept per deal; older ones are only needed for very late repeats."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +79,9 @@ def _newer(a: tuple[Any, int], b: tuple[Any, int]) -> tuple[Any, int]:
 
 
 def _transitions(marks: set[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
-    """Sorted marks with repeats of the same stage folded into the earliest entry."""
-    out: list[tuple[int, str]] = []
-    for mark in sorted(marks):
-        if out and out[-1][1] == mark[1]:
-            continue
-        out.append(mark)
-    return tuple(out[-MAX_MARKS:])
+    """The newest marks, sorted. (The newest N of a union are the newest N of the
+    unions of the newest N, so capping keeps the join associative.)"""
+    return tuple(sorted(marks)[-MAX_MARKS:])
 
 
 def merge(a: Record, b: Record) -> Record:

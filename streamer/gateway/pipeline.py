@@ -18,7 +18,7 @@ from typing import Any
 
 from ..logs import get_logger
 from ..metrics import GatewayMetrics
-from .changes import Change, Ignored, Unusable
+from .changes import Change, Ignored, Unusable, coalesce
 from .config import SourceMapping
 from .publisher import Message, Publisher, dead_letter_headers
 from .store import KnowledgeStore, knowledge_key
@@ -72,7 +72,7 @@ class Pipeline:
         knowledge: dict[str, bytes] = {}
         summary = Summary()
         dlq = self._topic("dlq")
-        for result in results:
+        for result in coalesce(list(results)):
             if isinstance(result, Ignored):
                 summary.results["ignored"] += 1
                 continue

@@ -14,7 +14,7 @@ treats it as a duplicate:
 * ``<source>:deal:<crm id>:created``
 * ``<source>:deal:<crm id>:stage:<crm stage>:<at ms>`` (stage moves, won, lost by stage)
 * ``<source>:deal:<crm id>:status:<won|lost|open>:<at ms>`` (Pipedrive's status)
-* ``<source>:deal:<crm id>:updated:<at ms>`` (amount, owner, currency, close date)
+* ``<source>:deal:<crm id>:updated:<at ms>:<fields>`` (amount, owner, currency, close date)
 * ``<source>:deal:<crm id>:deleted``
 * ``<source>:activity:<crm id>`` (an activity is logged once, when complete)
 """
@@ -229,7 +229,7 @@ def _deal(
                 "deals",
                 deal_id,
                 DealUpdated(
-                    event_id=f"{base_id}:updated:{change.at_ms}",
+                    event_id=f"{base_id}:updated:{change.at_ms}:{'+'.join(touched)}",
                     **{**common, "stage": rule.stage, "pipeline": rule.pipeline},
                 ),
             )
@@ -267,11 +267,11 @@ def _activity(change: Change, after: Record, mapping: SourceMapping, prefix: str
         if waiting:
             return Outcome(record=after, pending=True)
         raise _Unmappable(f"activity {change.crm_id}: its type is not known to the gateway")
+    if after.value("done") is False:
+        return Outcome(record=after, pending=True)  # planned, not yet happened
     rule = mapping.activities.get(str(kind))
     if rule is None:
         raise _Unmappable(f"activity type {kind!r} is not in gateway.{src}.mapping.activities")
-    if after.value("done") is False:
-        return Outcome(record=after, pending=True)  # planned, not yet happened
     owner = after.value("owner")
     raw_direction = after.value("direction")
     direction = rule.directions.get(str(raw_direction)) if raw_direction is not None else None
