@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamer.kafka_admin import INPUT_MAX_MESSAGE_BYTES
 from streamer.settings import Settings
 
 __all__ = ["KAFKA_VERSION", "DevKafkaError", "kafka_down", "kafka_status", "kafka_up"]
@@ -454,6 +455,10 @@ def _server_properties(layout: _Layout, controller_port: int) -> str:
         "log.retention.hours": "720",
         "log.retention.bytes": "-1",
         "log.segment.bytes": str(256 * 1024 * 1024),
+        # Kafka's own default, written out because the size limits hang together: input
+        # topics take this; the topics input is forwarded to (dead letters, late events)
+        # and the worker's producer take more, for the headers (streamer/kafka_admin.py)
+        "message.max.bytes": str(INPUT_MAX_MESSAGE_BYTES),
     }
     lines = [f"# written by salespulse kafka up for Apache Kafka {KAFKA_VERSION}, at every start"]
     lines += [f"{key}={value}" for key, value in settings.items()]

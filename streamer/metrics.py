@@ -45,6 +45,28 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.dead_letter_window_ratio = Gauge(
+            "salespulse_dead_letter_window_ratio",
+            "Share of rejected input messages in the dead-letter limit's window "
+            "(dead_letter.window), per input topic; absent until the window holds "
+            "dead_letter.min_messages messages.",
+            ["topic"],
+            registry=r,
+        )
+        self.dead_letter_limit_exceeded = Gauge(
+            "salespulse_dead_letter_limit_exceeded",
+            "1 while the share of rejected input messages in the window is above "
+            "dead_letter.max_ratio, else 0, per input topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.dead_letters_truncated = Counter(
+            "salespulse_dead_letters_truncated_total",
+            "Dead letters too large for the dead-letter topic, written cut with the header "
+            "truncated: true (size and SHA-256 of the original in headers), per input topic.",
+            ["topic"],
+            registry=r,
+        )
         self.events_duplicate = Counter(
             "salespulse_events_duplicate_total",
             "Accepted events that changed nothing (repeated event_id).",
