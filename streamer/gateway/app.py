@@ -83,6 +83,9 @@ class Gateway:
         return self.store.loaded.is_set()
 
 
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+
+
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
@@ -95,7 +98,7 @@ def _route(source: str) -> Callable[[Handler], Handler]:
 
     def wrap(handler: Handler) -> Handler:
         async def run(request: web.Request) -> web.StreamResponse:
-            gw: Gateway = request.app["gateway"]
+            gw: Gateway = request.app[GATEWAY]
             started = time.perf_counter()
             try:
                 response = await handler(request)
@@ -140,7 +143,7 @@ def _not_ready(gw: Gateway) -> web.Response | None:
 
 @_route("hubspot")
 async def hubspot_webhook(request: web.Request) -> web.StreamResponse:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     config = gw.gateway.hubspot
     if config.client_secret is None:
         raise web.HTTPNotFound()
@@ -166,7 +169,7 @@ async def hubspot_webhook(request: web.Request) -> web.StreamResponse:
 
 @_route("pipedrive")
 async def pipedrive_webhook(request: web.Request) -> web.StreamResponse:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     config = gw.gateway.pipedrive
     if config.password is None or config.username is None:
         raise web.HTTPNotFound()
@@ -258,7 +261,7 @@ def _respond_later(gw: Gateway, url: str | None, payload: dict[str, Any]) -> Non
 
 @_route("slack")
 async def slack_interactions(request: web.Request) -> web.StreamResponse:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     if gw.gateway.slack.signing_secret is None:
         raise web.HTTPNotFound()
     body = await _body(request, gw)
@@ -304,7 +307,7 @@ async def slack_interactions(request: web.Request) -> web.StreamResponse:
 
 @_route("slack")
 async def slack_command(request: web.Request) -> web.StreamResponse:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     config = gw.gateway.slack
     if config.signing_secret is None:
         raise web.HTTPNotFound()
@@ -334,19 +337,19 @@ async def slack_command(request: web.Request) -> web.StreamResponse:
 
 
 async def ready(request: web.Request) -> web.Response:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     return _json(200 if gw.ready else 503, {"ready": gw.ready})
 
 
 async def metrics(request: web.Request) -> web.Response:
-    gw: Gateway = request.app["gateway"]
+    gw: Gateway = request.app[GATEWAY]
     gw.metrics.ready.set(1 if gw.ready else 0)
     body = generate_latest(gw.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def _session(app: web.Application) -> Any:
-    gw: Gateway = app["gateway"]
+    gw: Gateway = app[GATEWAY]
     gw.session = aiohttp.ClientSession()
     yield
     if gw.background:
@@ -358,7 +361,7 @@ async def _session(app: web.Application) -> Any:
 def build_app(gateway: Gateway) -> web.Application:
     """The aiohttp application; bodies over ``max_body_bytes`` are refused by aiohttp."""
     app = web.Application(client_max_size=gateway.gateway.max_body_bytes)
-    app["gateway"] = gateway
+    app[GATEWAY] = gateway
     app.router.add_post("/hubspot", hubspot_webhook)
     app.router.add_post("/pipedrive", pipedrive_webhook)
     app.router.add_post("/slack/interactions", slack_interactions)
