@@ -60,17 +60,18 @@ class RepInfo:
 
 @dataclass(frozen=True, slots=True)
 class PartitionSnapshot:
-    """What one partition tells the others: its stage statistics and watermark."""
+    """What one partition tells the others: its stage statistics, complete for the
+    visits that ended before ``processed`` (everything before it is processed)."""
 
     partition: int
-    watermark: float | None
+    processed: float | None
     stages: StageDays
     open_deals: Mapping[StageKey, int] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
-            "watermark": self.watermark,
+            "processed": self.processed,
             "stages": to_wire(self.stages),
             "open_deals": dict(sorted(self.open_deals.items())),
         }
@@ -79,7 +80,7 @@ class PartitionSnapshot:
     def from_wire(cls, data: Mapping[str, Any]) -> PartitionSnapshot:
         return cls(
             int(data["partition"]),
-            data.get("watermark"),
+            data.get("processed"),
             from_wire(data["stages"]),
             {k: int(v) for k, v in data.get("open_deals", {}).items()},
         )
@@ -87,17 +88,15 @@ class PartitionSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class RepPartitionSnapshot:
-    """What one rep-side partition tells the others: its teams' sums and its watermark."""
+    """What one rep-side partition tells the others: its teams' sums as of a boundary."""
 
     partition: int
-    watermark: float | None
     as_of: float | None
     teams: Mapping[str, TeamSums]
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
-            "watermark": self.watermark,
             "as_of": self.as_of,
             "teams": {k: v.to_wire() for k, v in sorted(self.teams.items())},
         }
@@ -106,7 +105,6 @@ class RepPartitionSnapshot:
     def from_wire(cls, data: Mapping[str, Any]) -> RepPartitionSnapshot:
         return cls(
             int(data["partition"]),
-            data.get("watermark"),
             data.get("as_of"),
             {k: TeamSums.from_wire(v) for k, v in data.get("teams", {}).items()},
         )
@@ -125,11 +123,6 @@ class SharedView:
             self.rep_snapshots[snapshot.partition] = snapshot
         else:
             self.snapshots[snapshot.partition] = snapshot
-
-    def global_watermark(self) -> float | None:
-        marks = [s.watermark for s in self.snapshots.values() if s.watermark is not None]
-        marks += [s.watermark for s in self.rep_snapshots.values() if s.watermark is not None]
-        return max(marks) if marks else None
 
     def upsert_rep(self, event: RepUpserted) -> bool:
         """Keep the newest ``rep.upserted`` per rep; True when it changed the view."""
@@ -166,7 +159,6 @@ class DealEngine:
         self.expected: set[int] = set()  # given to this worker, not indexed yet
         self.gaps: dict[int, SpellIndex] = {}
         self.partials: dict[int, StageStats] = {}
-        self.watermarks: dict[int, float] = {}
         self.outbox: list[tuple[str, DealSummary]] = []
         self.stats = StageIndex()  # own partitions live, the others' newest snapshots
         self._remote: dict[int, PartitionSnapshot] = {}
@@ -199,9 +191,6 @@ class DealEngine:
             if deal.partition in wanted:
                 self._index(deal)
                 self.partials[deal.partition].add(deal)
-                if deal.marks:
-                    # the event clock restarts from what the table proves was seen
-                    self.observe(deal.partition, deal.marks[-1].at)
                 count += 1
         return count
 
@@ -219,7 +208,6 @@ class DealEngine:
             partial = self.partials.pop(partition, None)
             if partial is not None:
                 self.stats.apply_days(partial.snapshot(), -1)
-            self.watermarks.pop(partition, None)
 
     def _forget_remote(self, partition: int) -> None:
         old = self._remote.pop(partition, None)
@@ -263,22 +251,6 @@ class DealEngine:
             gaps.add_all(deal.deal_id, spell_starts(deal, deal.gap_checked), quiet)
         gaps.set_open(deal.deal_id, deal.gap is not None)
 
-    # --- time ------------------------------------------------------------------------
-    def observe(self, partition: int, occurred_at: float) -> None:
-        """Advance the partition's event-time watermark."""
-        if occurred_at > self.watermarks.get(partition, float("-inf")):
-            self.watermarks[partition] = occurred_at
-
-    def event_time(self) -> float | None:
-        """The global watermark less the allowed lateness (None before any event)."""
-        marks = list(self.watermarks.values())
-        shared = self.view.global_watermark()
-        if shared is not None:
-            marks.append(shared)
-        if not marks:
-            return None
-        return max(marks) - self.settings.allowed_lateness_seconds
-
     # --- statistics ------------------------------------------------------------------
     def stage_stats(self) -> dict[StageKey, StageStat]:
         """All completed visits per stage, over every partition (``stage_avg_days``)."""
@@ -295,14 +267,12 @@ class DealEngine:
         stage = key.split("/", 1)[1] if "/" in key else key
         return baseline(stat, stage, self.rules_for(team).deal_stalled)
 
-    def snapshot(self, partition: int) -> PartitionSnapshot:
+    def snapshot(self, partition: int, processed: float | None = None) -> PartitionSnapshot:
         counts: dict[StageKey, int] = {}
         for group, n in self.stalls[partition].counts().items():
             key = group.split(_SEP, 2)[2]
             counts[key] = counts.get(key, 0) + n
-        return PartitionSnapshot(
-            partition, self.watermarks.get(partition), self.partials[partition].snapshot(), counts
-        )
+        return PartitionSnapshot(partition, processed, self.partials[partition].snapshot(), counts)
 
     # --- events and ticks ------------------------------------------------------------
     def _load(self, deal_id: str) -> DealState | None:
@@ -335,7 +305,6 @@ class DealEngine:
         if self.expected or partition not in self.stalls:  # assign()'s own test, inline
             self.assign([partition])
         at = to_epoch(event.occurred_at)
-        self.observe(partition, at)
         old = self._load(event.deal_id)
         deal, changed = apply_deal_event(old, event, partition, at)
         if not changed:
@@ -455,11 +424,6 @@ class DealEngine:
                 drafts.extend(found)
         return drafts
 
-    # --- alerts ----------------------------------------------------------------------
-    def finish(self, draft: AlertDraft, emitted_at: float) -> Alert:
-        """Turn a rule's draft into the contract's alert message, with routing facts."""
-        return finish_alert(self.view, draft, emitted_at)
-
     # --- KPIs ---------------------------------------------------------------------------
     def open_deals_by_stage(self) -> dict[StageKey, int]:
         """Open deals per stage over all partitions (own ones live, others from snapshots)."""
@@ -521,25 +485,3 @@ class SpellIndex:
 
     def open_count(self) -> int:
         return len(self._open)
-
-
-def finish_alert(view: SharedView, draft: AlertDraft, emitted_at: float) -> Alert:
-    """Turn a rule's draft into the contract's alert message, with routing facts."""
-    rep = view.reps.get(draft.rep_id) if draft.rep_id else None
-    return Alert(
-        alert_id=draft.alert_id,
-        alert_key=draft.alert_key,
-        rule=draft.rule,
-        status=draft.status,
-        severity=draft.severity,
-        subject=AlertSubject(kind=draft.subject_kind, id=draft.subject_id),
-        rep_id=draft.rep_id,
-        team_id=rep.team_id if rep is not None else draft.team_id,
-        manager_id=rep.manager_id if rep is not None else None,
-        title=draft.title,
-        summary=draft.summary,
-        metrics=draft.metrics,
-        started_at=from_epoch(draft.started_at),
-        resolved_at=from_epoch(draft.resolved_at) if draft.resolved_at is not None else None,
-        emitted_at=from_epoch(emitted_at),
-    )

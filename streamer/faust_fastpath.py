@@ -20,11 +20,11 @@ stream queue, an :class:`~faust.Event` and the agent's stream iterator (most of 
 agent's time per message, see ``bench/README.md``). The guarantees of Faust's path are
 kept, each in the same way Faust keeps it:
 
-* *Offsets*: every message of the batch is acked (``Consumer.ack``'s bookkeeping:
-  ``_acked``, ``_acked_index``, ``_n_acked``) only after the handler returned, i.e. after
-  everything it sent (``send_soon``: table changelogs, forwards) is in the producer's
-  buffer; Faust flushes the producer before every commit (``_commit_offsets``), so a
-  committed offset never precedes its side effects. Gaps in the offsets (compaction,
+* *Offsets*: a message is acked (``Consumer.ack``'s bookkeeping: ``_acked``,
+  ``_acked_index``, ``_n_acked``) only when a handler returns it as processed, i.e. after
+  its side effects are delivered and its state written; Faust commits the highest
+  offset below which every message is acked, so a message the handler holds on to
+  (waiting for event time) keeps the committed offset before it. Gaps in the offsets (compaction,
   transaction markers) are recorded with ``_add_gap`` exactly as the drain loop does for
   single messages, read offsets advance the same way, and a commit is started every
   ``broker_commit_every`` acks as in Faust's loop. A handler that raises acks nothing: the
@@ -81,9 +81,12 @@ THROUGHPUT_SETTINGS: dict[str, Any] = {
     "stream_buffer_maxsize": 65_536,
 }
 
-#: ``handler(tp, messages)``: processes the messages (of the one partition ``tp``, in
-#: offset order) and returns once every side effect is handed to the producer.
-BatchHandler = Callable[[TP, list[Message]], Awaitable[None]]
+#: ``handler(tp, messages)``: takes the messages (of the one partition ``tp``, in offset
+#: order) and returns the messages, of this batch or earlier ones and of any partition,
+#: that are now fully processed (every side effect delivered, the state written): only
+#: those are acknowledged. A message it holds on to is acknowledged when a later call
+#: returns it, or never (it is read again after a restart or by the next owner).
+BatchHandler = Callable[[TP, list[Message]], Awaitable[list[Message]]]
 
 #: Upper bound on the messages of one hand-over (a fetch of 4 MiB may hold ten thousand).
 MAX_BATCH = 2_000
@@ -181,14 +184,22 @@ class FastPathConsumer(AIOKafkaConsumer):
         event = self.app.create_event(last.key, last.value, last.headers, last)
         token = _current_event.set(weakref.ref(event))
         try:
-            await self.batch_handlers[tp.topic](tp, messages)
+            done = await self.batch_handlers[tp.topic](tp, messages)
         except BaseException:
             for message in messages:  # not acked: read again after the seek/restart
                 unacked.discard(message)
             raise
         finally:
             _current_event.reset(token)
-        self._ack_batch(tp, messages)
+        for message in messages:
+            # held by the handler until processed: acked then, through ``done``; a
+            # rebalance must not wait for them (they are read again by the next owner)
+            unacked.discard(message)
+        by_tp: dict[TP, list[Message]] = {}
+        for message in done:
+            by_tp.setdefault(message.tp, []).append(message)
+        for done_tp, done_messages in by_tp.items():
+            self._ack_batch(done_tp, done_messages)
         self._read_offset[tp] = last.offset
         self.app.monitor.stream_inbound_time[tp] = monotonic()
         return True

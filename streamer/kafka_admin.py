@@ -170,10 +170,12 @@ def client_options(settings: Settings) -> dict[str, object]:
 
 
 class TopicLayout(NamedTuple):
-    """Partition counts of the two keyed sides: the deal topic and the activity topic."""
+    """Partition counts of the two keyed sides (the deal topic and the activity topic)
+    and of the quota topic (its partitions are sources of event time too)."""
 
     deals: int
     reps: int
+    quotas: int = 1
 
 
 async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> TopicLayout:
@@ -205,7 +207,7 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> TopicLa
             log.info("topics_created", topics=[t.name for t in missing])
         deadline = asyncio.get_running_loop().time() + timeout
         counts = []
-        for topic in (names["deals"], names["activities"]):
+        for topic in (names["deals"], names["activities"], names["quotas"]):
             while True:
                 # a topic just created may not be described with its partitions yet
                 described = await admin.describe_topics([topic])

@@ -40,10 +40,7 @@ from .state.rep import (
 )
 from .timeutil import DAY, to_epoch
 
-__all__ = ["FORWARDED", "INPUT", "RepEngine"]
-
-INPUT = "input"  # events from the rep side's own input topic
-FORWARDED = "forwarded"  # events that reach the rep side through its internal topic
+__all__ = ["RepEngine"]
 
 _DEAL_RETENTION = 100 * DAY  # closed deals beyond the longest deal window (90 days)
 _LEAD_RETENTION = 35 * DAY
@@ -96,8 +93,6 @@ class RepEngine:
         self.view = view
         self.interval = settings.rep_rules_interval_seconds
         self.rep_ids: dict[int, set[str]] = {}
-        self.watermarks: dict[int, float] = {}
-        self.stream_marks: dict[tuple[int, str], float] = {}
         self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
         self._teams_cache: tuple[float, dict[str, TeamSums], dict[str, Windows]] | None = None
@@ -137,41 +132,14 @@ class RepEngine:
             if state.partition in wanted:
                 self.rep_ids[state.partition].add(state.rep_id)
                 count += 1
-        for partition in wanted:
-            judged = self.clocks.get(str(partition))
-            if judged is not None:
-                # the clock restarts no earlier than what was already judged
-                self.observe(partition, judged + self.settings.allowed_lateness_seconds)
         return count
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             for rep_id in self.rep_ids.pop(partition, ()):
                 self._indexes.pop(rep_id, None)
-            self.watermarks.pop(partition, None)
-            for stream in (INPUT, FORWARDED):
-                self.stream_marks.pop((partition, stream), None)
             self.team_sums.pop(partition, None)
         self._teams_cache = None
-
-    # --- time ------------------------------------------------------------------------
-    def observe(self, partition: int, occurred_at: float, stream: str = INPUT) -> None:
-        """Advance the watermark of one input stream of the partition (and the partition's)."""
-        if occurred_at > self.watermarks.get(partition, -math.inf):
-            self.watermarks[partition] = occurred_at
-        key = (partition, stream)
-        if occurred_at > self.stream_marks.get(key, -math.inf):
-            self.stream_marks[key] = occurred_at
-
-    def is_late(self, partition: int, occurred_at: float, stream: str = INPUT) -> bool:
-        """Older than its stream's watermark less the allowed lateness: too late to count.
-
-        Lateness is disorder within one stream (the activity topic's partition, or the
-        internal topic that brings leads): a forwarded event trails the activities of the
-        same moment by however long the hop took, which is no disorder of its own.
-        """
-        mark = self.stream_marks.get((partition, stream))
-        return mark is not None and occurred_at < mark - self.settings.allowed_lateness_seconds
 
     def rules_for(self, team_id: str | None) -> RulesSettings:
         if team_id not in self._rules:
@@ -249,7 +217,7 @@ class RepEngine:
 
     def snapshot(self, partition: int) -> RepPartitionSnapshot:
         as_of, teams = self.team_sums.get(partition, (None, {}))
-        return RepPartitionSnapshot(partition, self.watermarks.get(partition), as_of, teams)
+        return RepPartitionSnapshot(partition, as_of, teams)
 
     # --- judging ---------------------------------------------------------------------
     def boundary(self, now: float) -> float:

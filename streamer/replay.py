@@ -16,27 +16,18 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from schemas import (
-    ActivityLogged,
-    EventRejected,
-    InputEvent,
-    LeadConverted,
-    LeadCreated,
-    QuotaSet,
-    RepUpserted,
-    parse_event,
-)
+from schemas import EventRejected, InputEvent, parse_event
 
-from .engine import DealEngine, SharedView, finish_alert
+from .engine import DealEngine, SharedView
 from .kpis import build_report
-from .rep_engine import FORWARDED, INPUT, RepEngine
-from .routing import DEAL, REP, partition_for, sides_of
-from .rules.alerting import AlertDraft
+from .processor import Processor
+from .rep_engine import RepEngine
+from .routing import home_of, partition_for
 from .settings import Settings
 from .timeutil import iso, to_epoch
 
@@ -67,105 +58,98 @@ class ReplaySummary:
 
 
 class Replay:
-    """Both sides of the processor in one process, driven by a stream of events."""
+    """The processor over a stream of events, in one process (the loopback driver).
+
+    Each line is read as the worker would read it from the topic and partition its
+    producer would have written it to (:func:`~streamer.routing.home_of`), at the next
+    offset of that partition, so lateness and the order of processing are the worker's.
+    """
 
     def __init__(self, settings: Settings, emit: Any = None) -> None:
         self.settings = settings
         self.partitions = settings.partitions
         self.view = SharedView()
-        self.deals = DealEngine(settings, {}, self.view)
-        self.reps = RepEngine(settings, {}, {}, {}, self.view)
+        deals = DealEngine(settings, {}, self.view)
+        reps = RepEngine(settings, {}, {}, {}, self.view)
+        counts = {role: self.partitions for role in ("deals", "activities", "quotas")}
+        self.processor = Processor(settings, deals, reps, self.view, counts, loopback=True)
+        self.deals, self.reps = deals, reps
         self.summary = ReplaySummary()
         self.emit = emit or (lambda alert: None)
         self.newest = -math.inf
-        self.next_tick = -math.inf
-        self.tick_every = settings.rep_rules_interval_seconds
-        self.deals.assign(range(self.partitions))
-        self.reps.assign(range(self.partitions))
-
-    def now(self) -> float:
-        return self.newest - self.settings.allowed_lateness_seconds
+        self._offsets: Counter[tuple[str, int]] = Counter()
+        self._since_advance = 0
 
     def feed_line(self, raw: bytes | str) -> None:
+        data = raw.encode() if isinstance(raw, str) else raw
         self.summary.read += 1
         try:
-            event = parse_event(raw)
+            event = parse_event(data)
         except EventRejected as rejected:
             self.summary.rejected[_reason_class(rejected.reason)] += 1
             return
-        self.feed(event)
+        self._read(event, data)
 
     def feed(self, event: InputEvent) -> None:
+        self.summary.read += 1
+        self._read(event, event.model_dump_json(exclude_none=True).encode())
+
+    def _read(self, event: InputEvent, data: bytes) -> None:
+        role, key = home_of(event)
+        partition = partition_for(key, self.partitions)
+        offset = self._offsets[(role, partition)]
+        self._offsets[(role, partition)] = offset + 1
+        processor = self.processor
+        processor.read(role, role, partition, offset, key.encode(), data)
         at = to_epoch(event.occurred_at)
-        late = False
-        for side, key in sides_of(event):
-            partition = partition_for(key, self.partitions)
-            if side == REP and not isinstance(event, QuotaSet):
-                # the stream the event reaches the rep side by in a worker: activities on
-                # the side's own input topic, leads through its internal topic
-                stream = INPUT if isinstance(event, ActivityLogged) else FORWARDED
-                if self.reps.is_late(partition, at, stream):
-                    late = True
-                    break
-                self.reps.observe(partition, at, stream)
-        if late:
-            self.summary.late += 1
-            return
-        self.summary.accepted += 1
-        self.newest = max(self.newest, at)
-        changed = self._apply(event, at)
-        if not changed:
-            self.summary.duplicates += 1
-        if self.now() >= self.next_tick:
-            self.tick()
+        if at > self.newest and not processor.out.dead:
+            self.newest = at
+        self._since_advance += 1
+        if self._since_advance >= _ADVANCE_EVERY:
+            self.advance()
+        else:
+            self._collect()
 
-    def _apply(self, event: InputEvent, at: float) -> bool:
-        changed = False
-        now = self.now()
-        for side, key in sides_of(event):
-            partition = partition_for(key, self.partitions)
-            if side == DEAL:
-                if isinstance(event, ActivityLogged):
-                    did, drafts = self.deals.on_touch(event, partition, now)
-                else:
-                    did, drafts = self.deals.on_deal_event(event, partition, now)  # type: ignore[arg-type]
-                changed |= did
-                self._alerts(drafts)
-                self._deliver_summaries()
-            elif side == REP:
-                if isinstance(event, ActivityLogged):
-                    changed |= self.reps.on_activity(event, partition)
-                elif isinstance(event, LeadCreated | LeadConverted):
-                    changed |= self.reps.on_lead(event, partition)
-                elif isinstance(event, QuotaSet):
-                    changed |= self.reps.on_quota(event, partition)
-            elif isinstance(event, RepUpserted):
-                changed |= self.view.upsert_rep(event)
-        return changed
+    def advance(self) -> None:
+        self._since_advance = 0
+        self.processor.advance()
+        self._collect()
 
-    def _deliver_summaries(self) -> None:
-        for rep_id, summary in self.deals.outbox:
-            self.reps.on_summary(rep_id, summary, partition_for(rep_id, self.partitions))
-        self.deals.outbox.clear()
-
-    def tick(self) -> None:
-        now = self.now()
-        for partition in range(self.partitions):
-            self._alerts(self.deals.on_tick(partition, now))
-        self._alerts(self.reps.on_ticks(range(self.partitions), now))
-        self.next_tick = (math.floor(now / self.tick_every) + 1) * self.tick_every
-
-    def _alerts(self, drafts: Iterable[AlertDraft]) -> None:
-        for draft in drafts:
-            self.summary.alerts[(draft.rule, draft.status)] += 1
-            self.emit(finish_alert(self.view, draft, max(self.now(), draft.started_at)))
+    def _collect(self) -> None:
+        out = self.processor.take()
+        summary = self.summary
+        for (metric, label), n in out.counts.items():
+            if metric == "accepted":
+                summary.accepted += n
+            elif metric == "late":
+                summary.late += n
+                summary.accepted -= n
+            elif metric == "duplicate":
+                summary.duplicates += n
+        for alert in out.alerts:
+            summary.alerts[(alert.rule, alert.status)] += 1
+            self.emit(alert)
 
     def finish(self) -> None:
-        if self.newest > -math.inf:
-            self.tick()
+        """The input has ended: every source is idle, time runs to the newest event
+        less the allowed lateness (as in a worker that drained the same events)."""
+        self.processor.finish_sources()
+        self.advance()
 
-    def report(self) -> dict[str, Any]:
-        return build_report(self.deals, self.reps, self.newest)
+    def frontier(self) -> float:
+        """The moment the rep side has judged up to (its frontier)."""
+        return self.processor.rep_frontier.value
+
+    def report(self, as_of: float | None = None) -> dict[str, Any]:
+        """The KPIs as of ``as_of`` (default: the newest event, with everything read)."""
+        if as_of is None:
+            self.processor.drain()
+            as_of = self.newest
+        return build_report(self.deals, self.reps, as_of)
+
+
+#: Events between two runs of the processor (a run costs a look at every source).
+_ADVANCE_EVERY = 64
 
 
 def _reason_class(reason: str) -> str:

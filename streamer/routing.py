@@ -17,7 +17,7 @@ from aiokafka.partitioner import murmur2
 
 from schemas import InputEvent
 
-__all__ = ["DEAL", "ORG", "COMMANDS", "REP", "partition_for", "sides_of"]
+__all__ = ["COMMANDS", "DEAL", "ORG", "REP", "home_of", "partition_for", "sides_of"]
 
 DEAL = "deal"
 REP = "rep"
@@ -42,6 +42,24 @@ def sides_of(event: InputEvent) -> list[tuple[str, str]]:
     # alert commands are keyed by the alert's subject, like the alerts themselves
     alert_key: str = event.alert_key  # type: ignore[union-attr]
     return [(COMMANDS, alert_key.split(":", 1)[1] if alert_key.count(":") >= 2 else alert_key)]
+
+
+def home_of(event: InputEvent) -> tuple[str, str]:
+    """``(topic role, key)`` a producer following the contract writes the event with
+    (section 1): deal and lead events on the deal topic by deal or lead id, activities
+    on the activity topic, quotas and org entries by rep, commands by subject."""
+    kind = event.event_type
+    if kind.startswith("deal."):
+        return "deals", event.deal_id  # type: ignore[union-attr]
+    if kind.startswith("lead."):
+        return "deals", event.lead_id  # type: ignore[union-attr]
+    if kind == "activity.logged":
+        return "activities", event.rep_id  # type: ignore[union-attr]
+    if kind == "quota.set":
+        return "quotas", event.rep_id  # type: ignore[union-attr]
+    if kind == "rep.upserted":
+        return "org", event.rep_id  # type: ignore[union-attr]
+    return "commands", sides_of(event)[0][1]
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -1,49 +1,46 @@
-"""The Faust worker: thin agents around :class:`~streamer.engine.DealEngine`.
+"""The Faust worker: wiring around :class:`~streamer.processor.Processor`.
 
-Layout of the stream (see the README's design section):
+Everything a message means is decided by the processor (the same one ``salespulse
+replay`` drives); this module only moves bytes and carries out effects:
 
-* ``crm.deals`` / ``crm.activities`` (and the org, quota and command topics)
-  are read as bytes and validated here; what fails goes to the dead-letter
-  topic byte for byte with the reason. An event on the wrong topic or with
-  the wrong key is forwarded to its home topic with the right key.
-* deal events update the ``deals`` table (changelogged, idempotent).
-* time is turned into messages: the leader sends a tick to every partition of
-  ``<app_id>-ticks`` (same partition count as the deal topic, so partition
-  ``n`` of both are assigned together) and the tick agent evaluates the
-  time-based rules of its partition inside stream context, where tables can
-  be written.
-* each worker publishes its partitions' stage statistics and watermarks to
-  the compacted ``<app_id>-partition-stats`` topic; every worker reads that
-  topic and ``sales.org`` whole (:mod:`streamer.shared_feed`), so baselines
-  and routing facts are global however partitions are spread.
+* the input topics and both internal topics (``<app_id>-deal-events``,
+  ``<app_id>-rep-events``) are handed over a fetched partition batch at a time
+  (:mod:`streamer.faust_fastpath`) to :meth:`Processor.read` / :meth:`Processor.receive`;
+* after each batch the processor runs as far as event time allows; its effects
+  (alerts, forwards to the other side, dead letters, late events) are sent and
+  **their delivery awaited before** the state the batch changed is written to the
+  tables, and only then are the processed messages acknowledged: a crash anywhere
+  re-derives and re-sends, never skips;
+* after each batch and on every tick the worker tells every internal partition how
+  far each input partition it reads has come (a *bound*, :mod:`streamer.event_time`),
+  in-band behind the records it forwarded there;
+* the leader's timer sends a tick to every partition of ``<app_id>-ticks`` and
+  ``<app_id>-rep-ticks``: a wake-up, so time passes on the wall clock and idle inputs
+  are noticed;
+* each worker publishes its partitions' stage statistics and team sums to the
+  compacted ``<app_id>-partition-stats`` topic; every worker reads that topic and
+  ``sales.org`` whole (:mod:`streamer.shared_feed`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.streams import _current_event
+from faust.types import TP, Message
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import (
-    ActivityLogged,
-    EventRejected,
-    InputEvent,
-    LeadConverted,
-    LeadCreated,
-    QuotaSet,
-    parse_event,
-)
-
-from .engine import DealEngine, SharedView, finish_alert
+from .engine import DealEngine, SharedView
 from .faust_fastpath import THROUGHPUT_SETTINGS
 from .faust_fastpath import install as install_fast_path
 from .kafka_admin import TopicLayout, client_options
@@ -52,18 +49,16 @@ from .kpis import build_report
 from .logs import get_logger
 from .metrics import Metrics
 from .notify.agents import register_notifications
-from .rep_engine import FORWARDED, INPUT, RepEngine
-from .routing import COMMANDS, DEAL, ORG, REP, sides_of
-from .rules.alerting import AlertDraft
+from .processor import BOUND_HEADER, Outbox, Processor
+from .rep_engine import RepEngine
+from .routing import partition_for
 from .settings import Settings
 from .shared_feed import SharedFeed
 from .state.activity import ActivityDay
 from .state.deal import DealState
-from .state.rep import DealSummary, RepState
+from .state.rep import RepState
 
 __all__ = ["CodecTable", "Worker", "batched_writes", "build_worker", "dead_letter_headers"]
-
-SUMMARY_HEADER = "salespulse-deal-summary"
 
 log = get_logger(__name__)
 
@@ -96,15 +91,6 @@ def _faust_broker_credentials(settings: Settings) -> Any:
     return faust.SSLCredentials(ssl_context)
 
 
-@dataclass
-class Worker:
-    app: faust.App
-    deals: DealEngine
-    reps: RepEngine
-    metrics: Metrics
-    layout: TopicLayout
-
-
 class CodecTable(MutableMapping[str, Any]):
     """A Faust table seen as a mapping of objects: JSON on the wire, objects to the engines.
 
@@ -120,8 +106,18 @@ class CodecTable(MutableMapping[str, Any]):
     the batch's writes first, so they see them.
     """
 
-    def __init__(self, table: Any, decode: Any, encode: Any, cache: bool) -> None:
+    def __init__(
+        self,
+        table: Any,
+        decode: Any,
+        encode: Any,
+        cache: bool,
+        scope: Callable[[str], AbstractContextManager[None]] | None = None,
+    ) -> None:
         self.table, self.decode, self.encode = table, decode, encode
+        # the partition context a key's reads and writes need (a side processes the
+        # records of all its partitions in one order, whatever batch it is in)
+        self.scope = scope or (lambda key: nullcontext())
         self.cache: dict[str, Any] | None = {} if cache else None
         self.batch: dict[str, Any] | None = None  # key -> value (None: absent) this batch
         self.dirty: set[str] = set()  # keys of ``batch`` written but not yet in the table
@@ -146,7 +142,8 @@ class CodecTable(MutableMapping[str, Any]):
     def _read(self, key: str) -> Any:
         if self.cache is not None and key in self.cache:
             return self.cache[key]
-        raw = self.table.get(key)
+        with self.scope(key):
+            raw = self.table.get(key)
         if raw is None:
             return None
         value = self.decode(raw)
@@ -159,7 +156,8 @@ class CodecTable(MutableMapping[str, Any]):
             self.batch[key] = value
             self.dirty.add(key)
         else:
-            self.table[key] = self.encode(value)
+            with self.scope(key):
+                self.table[key] = self.encode(value)
         if self.cache is not None:
             self.cache[key] = value
 
@@ -168,7 +166,8 @@ class CodecTable(MutableMapping[str, Any]):
             self.batch[key] = None
             self.dirty.add(key)
         else:
-            del self.table[key]
+            with self.scope(key):
+                del self.table[key]
         if self.cache is not None:
             self.cache.pop(key, None)
 
@@ -203,10 +202,11 @@ class CodecTable(MutableMapping[str, Any]):
         batch, table, encode = self.batch or {}, self.table, self.encode
         for key in sorted(self.dirty):  # a stable order: replays write the same log
             value = batch[key]
-            if value is not None:
-                table[key] = encode(value)
-            elif key in table:  # else written and deleted in the batch, never stored
-                del table[key]
+            with self.scope(key):
+                if value is not None:
+                    table[key] = encode(value)
+                elif key in table:  # else written and deleted in the batch, never stored
+                    del table[key]
         self.dirty = set()
 
     def end_batch(self) -> None:
@@ -240,9 +240,64 @@ def _identity(value: Any) -> Any:
     return value
 
 
+class PartitionScopes:
+    """Faust's tables take a key's store database and changelog partition from the
+    current event; a side processes the records of all its partitions in one order, so
+    each read and write is scoped to its key's partition here (an event per partition,
+    kept alive: Faust holds it by a weak reference)."""
+
+    def __init__(self, app: faust.App, topic: str, partitions: int) -> None:
+        self.app, self.topic, self.partitions = app, topic, partitions
+        self._events: dict[int, Any] = {}
+
+    def event(self, partition: int) -> Any:
+        event = self._events.get(partition)
+        if event is None:
+            message = Message(self.topic, partition, 0, 0.0, 0, None, None, None, None)
+            event = self._events[partition] = self.app.create_event(None, None, None, message)
+        return event
+
+    @contextmanager
+    def partition(self, partition: int) -> Iterator[None]:
+        token = _current_event.set(weakref.ref(self.event(partition)))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    def by_key(self, partition_of: Callable[[str], int]) -> Callable[[str], Any]:
+        return lambda key: self.partition(partition_of(key))
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    processor: Processor
+    metrics: Metrics
+    layout: TopicLayout
+
+    @property
+    def deals(self) -> DealEngine:
+        return self.processor.deals
+
+    @property
+    def reps(self) -> RepEngine:
+        return self.processor.reps
+
+
+_COUNTERS = {
+    "accepted": "events_accepted",
+    "rejected": "events_rejected",
+    "late": "events_late",
+    "duplicate": "events_duplicate",
+    "forwarded": "events_forwarded",
+    "unconverted": "unconverted_amounts",
+}
+
+
 def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | None = None) -> Worker:
-    """Build the Faust app, its topics, tables, agents and pages for the partition
-    counts of the deal and activity topics."""
+    """Build the Faust app, its topics, tables, the processor and the pages for the
+    partition counts of the input topics."""
     metrics = metrics or Metrics()
     names = settings.topics
     datadir = Path(settings.data_dir) / f"worker-{settings.web_port}"
@@ -286,8 +341,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         )
 
     # Each side reads its input topic and an internal topic with the same partition
-    # count (so partition n of both is assigned together): forwarded events, touches
-    # for the deal side, deal summaries for the rep side.
+    # count (so partition n of both is assigned together): events forwarded to it (an
+    # activity's touch, an event on the wrong topic), deal summaries, bounds.
     deal_events = internal("deal-events", layout.deals)
     rep_events = internal("rep-events", layout.reps)
     deal_ticks = internal("ticks", layout.deals, retention=3600.0, deleting=True)
@@ -296,7 +351,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     dlq = raw_topic(names.dlq)
     late_topic = raw_topic(names.late)
     alerts_topic = raw_topic(names.alerts)
-    commands_topic = raw_topic(names.commands)
+    internal_topics = {"deal": deal_events, "rep": rep_events}
+    internal_counts = {"deal": layout.deals, "rep": layout.reps}
 
     json_schema = faust.Schema(key_serializer="json", value_serializer="json")
     deals_table = app.Table("deals", partitions=layout.deals, default=None, schema=json_schema)
@@ -305,274 +361,181 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         "activity-days", partitions=layout.reps, default=None, schema=json_schema
     )
     clocks_table = app.Table("rep-clocks", partitions=layout.reps, default=None, schema=json_schema)
-    deal_store = CodecTable(deals_table, DealState.from_dict, DealState.to_dict, cache=False)
-    rep_store = CodecTable(reps_table, RepState.from_dict, RepState.to_dict, cache=True)
-    bucket_store = CodecTable(buckets_table, ActivityDay.from_dict, ActivityDay.to_dict, cache=True)
-    clock_store = CodecTable(clocks_table, _identity, _identity, cache=False)
+    deal_scopes = PartitionScopes(app, deal_events.get_topic_name(), layout.deals)
+    rep_scopes = PartitionScopes(app, rep_events.get_topic_name(), layout.reps)
+    deal_store = CodecTable(
+        deals_table,
+        DealState.from_dict,
+        DealState.to_dict,
+        cache=False,
+        scope=deal_scopes.by_key(lambda key: partition_for(key, layout.deals)),
+    )
+    by_rep = rep_scopes.by_key(lambda key: partition_for(key.split("|", 1)[0], layout.reps))
+    rep_store = CodecTable(reps_table, RepState.from_dict, RepState.to_dict, True, by_rep)
+    bucket_store = CodecTable(
+        buckets_table, ActivityDay.from_dict, ActivityDay.to_dict, True, by_rep
+    )
+    clock_store = CodecTable(
+        clocks_table, _identity, _identity, False, rep_scopes.by_key(lambda key: int(key))
+    )
+    stores = (deal_store, rep_store, bucket_store, clock_store)
     view = SharedView()
-    deals = DealEngine(settings, deal_store, view)
-    reps = RepEngine(settings, rep_store, bucket_store, clock_store, view)
+    counts = {"deals": layout.deals, "activities": layout.reps, "quotas": layout.quotas}
+    processor = Processor(
+        settings,
+        DealEngine(settings, deal_store, view),
+        RepEngine(settings, rep_store, bucket_store, clock_store, view),
+        view,
+        counts,
+    )
+    deals, reps = processor.deals, processor.reps
     feed = SharedFeed(settings, view, stats_topic.get_topic_name())
-    offsets: dict[TP, int] = {}
+    kpis = KpiExporter(settings, metrics)
+    roles = {
+        names.deals: "deals",
+        names.activities: "activities",
+        names.quotas: "quotas",
+        names.org: "org",
+    }
+    sides = {deal_events.get_topic_name(): "deal", rep_events.get_topic_name(): "rep"}
+    offsets: dict[TP, int] = {}  # the last offset read per partition
     published: dict[str, dict[str, Any]] = {}
     publish_rounds = [0]  # completed publications of this worker's snapshots
-    kpis = KpiExporter(settings, metrics)
+    bounds_sent: dict[str, Any] = {"wire": None, "at": 0.0}
 
     def caught_up(tp: TP) -> bool:
-        highwater = app.consumer.highwater(tp) if app.consumer else None
-        offset = offsets.get(tp)
-        return highwater is not None and offset is not None and offset + 1 >= highwater
+        consumer = app.consumer
+        highwater = consumer.highwater(tp) if consumer else None
+        if highwater is None:
+            return False
+        read = offsets.get(tp)
+        if read is not None:
+            return read + 1 >= highwater
+        committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - no public way
+        return highwater == 0 or (committed is not None and committed >= highwater)
 
-    def clock(streams: list[tuple[float | None, TP]]) -> float | None:
-        """Rule time of a partition: wall clock, or event time.
+    def idle_sources() -> dict[str, bool]:
+        """Each input partition this worker reads -> whether it has nothing left to read."""
+        assigned = app.consumer.assignment() if app.consumer else set()
+        return {
+            f"{roles[tp.topic]}:{tp.partition}": caught_up(tp)
+            for tp in assigned
+            if roles.get(tp.topic) in ("deals", "activities", "quotas")
+        }
 
-        On the event clock, while any input stream of the partition (its input topic,
-        its internal topic) is still catching up, time is the slowest such stream's
-        watermark, so a backlog is never judged against time that other streams or
-        partitions have reached; once all are caught up (or idle), it follows the
-        newest event time anywhere. ``None``: not yet known.
-        """
-        if settings.clock == "wall":
-            return time.time()
-        behind = [mark for mark, tp in streams if not caught_up(tp) and tp in offsets]
-        if not behind:
-            return deals.event_time()
-        if any(mark is None for mark in behind):
-            return None
-        return min(behind) - settings.allowed_lateness_seconds  # type: ignore[type-var]
+    async def send_bounds(force: bool) -> None:
+        """Tell every internal partition how far this worker's inputs have come (when it
+        changed, at most every 50 ms; on a tick always, for workers that just joined)."""
+        wire = processor.bounds(idle_sources())
+        moment = time.monotonic()
+        if not force and (wire == bounds_sent["wire"] or moment - bounds_sent["at"] < 0.05):
+            return
+        bounds_sent["wire"], bounds_sent["at"] = wire, moment
+        value = json.dumps(wire).encode()
+        for side, topic in internal_topics.items():
+            for partition in range(internal_counts[side]):
+                await topic.send(value=value, partition=partition, headers=[(BOUND_HEADER, b"1")])
 
-    def deal_clock(partition: int) -> float | None:
-        mark = deals.watermarks.get(partition)
-        return clock(
-            [
-                (mark, TP(names.deals, partition)),
-                (mark, TP(deal_events.get_topic_name(), partition)),
-            ]
-        )
-
-    def rep_clock(partition: int) -> float | None:
-        now = clock(
-            [
-                (reps.stream_marks.get((partition, INPUT)), TP(names.activities, partition)),
-                (
-                    reps.stream_marks.get((partition, FORWARDED)),
-                    TP(rep_events.get_topic_name(), partition),
-                ),
-            ]
-        )
-        if now is not None and settings.clock == "wall":
-            now -= settings.allowed_lateness_seconds  # judge only once late events are in
-        return now
-
-    def emit(drafts: list[AlertDraft], now: float) -> None:
-        emitted_at = time.time() if settings.clock == "wall" else now
-        for draft in drafts:
-            alert = finish_alert(view, draft, emitted_at)
-            alerts_topic.send_soon(key=draft.subject_key.encode(), value=alert.to_json_bytes())
-            metrics.alerts.labels(draft.rule, draft.status).inc()
+    async def deliver(out: Outbox) -> None:
+        """Send every effect and wait until the broker has them all (effects before the
+        state that records them, and before the offsets that produced them)."""
+        pending: list[Any] = []
+        for forward in out.forwards:
+            pending.append(
+                await internal_topics[forward.side].send(
+                    key=forward.key,
+                    value=forward.value,
+                    partition=forward.partition,
+                    headers=list(forward.headers),
+                )
+            )
+        for alert in out.alerts:
+            key = f"{alert.subject.kind}:{alert.subject.id}"
+            pending.append(await alerts_topic.send(key=key.encode(), value=alert.to_json_bytes()))
             log.info(
                 "alert_emitted",
                 alert_id=alert.alert_id,
                 rule=alert.rule,
                 status=alert.status,
-                subject=draft.subject_key,
+                subject=key,
             )
-
-    def send_summaries() -> None:
-        for rep_id, summary in deals.outbox:
-            rep_events.send_soon(
-                key=rep_id.encode(),
-                value=json.dumps(summary.to_dict()).encode(),
-                headers=[(SUMMARY_HEADER, b"1")],
-            )
-        deals.outbox.clear()
-
-    def reject(message: Any, error: str) -> None:
-        dlq.send_soon(
-            key=message.key,
-            value=message.value,
-            headers=dead_letter_headers(error, message.topic, message.partition, message.offset),
-        )
-        metrics.events_rejected.labels(message.topic).inc()
-        log.warning(
-            "event_rejected",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error=error,
-        )
-
-    def parse(message: Any) -> InputEvent | None:
-        offsets[message.tp] = message.offset
-        try:
-            event = parse_event(message.value if message.value is not None else b"")
-        except EventRejected as rejected:
-            reject(message, rejected.reason)
-            return None
-        return event
-
-    org_topic = raw_topic(names.org)
-    targets = {DEAL: deal_events, REP: rep_events, ORG: org_topic, COMMANDS: commands_topic}
-
-    def route(message: Any, event: InputEvent, here: str, from_input: bool) -> bool:
-        """Send an event from an input topic wherever else it belongs (with the right key);
-        True when ``here`` must process it. Internal topics carry only what their side
-        processes, so nothing is forwarded twice."""
-        if not from_input:
-            return True
-        mine = False
-        for side, key in sides_of(event):
-            key_bytes = key.encode("utf-8")
-            if side == here and (message.key == key_bytes or side in (ORG, COMMANDS)):
-                mine = True
-                continue
-            targets[side].send_soon(key=key_bytes, value=message.value)
-            if not (here == REP and side == DEAL):  # an activity's touch is no misroute
-                metrics.events_forwarded.labels(event.event_type).inc()
-        return mine
-
-    def on_deal_message(message: Any) -> None:
-        event = parse(message)
-        if event is None:
-            return
-        from_input = message.topic == names.deals
-        if from_input:
-            metrics.events_accepted.labels(event.event_type).inc()
-        if not route(message, event, DEAL, from_input):
-            return
-        partition = message.partition
-        occurred = event.occurred_at.timestamp()
-        metrics.event_delay.observe(max(0.0, time.time() - occurred))
-        now = deal_clock(partition) if settings.clock == "wall" else None
-        if isinstance(event, ActivityLogged):
-            changed, drafts = deals.on_touch(event, partition, now or _event_now(occurred))
-        else:
-            amount, currency = event.amount, event.currency
-            if amount is not None and currency and settings.to_reporting(amount, currency)[1]:
-                metrics.unconverted_amounts.labels(currency).inc()
-            deals.observe(partition, occurred)
-            now = now if now is not None else deal_clock(partition)
-            assert now is not None
-            changed, drafts = deals.on_deal_event(event, partition, now)  # type: ignore[arg-type]
-        if not changed:
-            metrics.events_duplicate.labels(event.event_type).inc()
-        emit(drafts, now or occurred)
-        send_summaries()
-
-    def _event_now(occurred: float) -> float:
-        return deals.event_time() or occurred
-
-    def on_rep_message(message: Any) -> None:
-        if dict(message.headers or ()).get(SUMMARY_HEADER):
-            offsets[message.tp] = message.offset
-            summary = DealSummary.from_dict(json.loads(message.value))
-            reps.on_summary(message.key.decode(), summary, message.partition)
-            return
-        event = parse(message)
-        if event is None:
-            return
-        from_input = message.topic == names.activities
-        if from_input:
-            metrics.events_accepted.labels(event.event_type).inc()
-        if not route(message, event, REP, from_input):
-            return
-        partition = message.partition
-        occurred = event.occurred_at.timestamp()
-        stream = INPUT if from_input else FORWARDED
-        if not isinstance(event, QuotaSet):
-            if reps.is_late(partition, occurred, stream):
-                late_topic.send_soon(
-                    key=message.key,
-                    value=message.value,
-                    headers=dead_letter_headers(
-                        "late: older than its stream's watermark less the allowed lateness",
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                    ),
+        for dead in out.dead:
+            headers = dead_letter_headers(dead.error, dead.topic, dead.partition, dead.offset)
+            topic = late_topic if dead.late else dlq
+            pending.append(await topic.send(key=dead.key, value=dead.value, headers=headers))
+            if not dead.late:
+                log.warning(
+                    "event_rejected",
+                    topic=dead.topic,
+                    partition=dead.partition,
+                    offset=dead.offset,
+                    error=dead.error,
                 )
-                metrics.events_late.labels(event.event_type).inc()
-                return
-            reps.observe(partition, occurred, stream)
-        metrics.event_delay.observe(max(0.0, time.time() - occurred))
-        if isinstance(event, ActivityLogged):
-            changed = reps.on_activity(event, partition)
-        elif isinstance(event, LeadCreated | LeadConverted):
-            changed = reps.on_lead(event, partition)
-        else:
-            changed = reps.on_quota(event, partition)  # type: ignore[arg-type]
-        if not changed:
-            metrics.events_duplicate.labels(event.event_type).inc()
+        for (metric, label), n in out.counts.items():
+            if metric == "alert":
+                rule, status = label.split(":", 1)
+                metrics.alerts.labels(rule, status).inc(n)
+            else:
+                getattr(metrics, _COUNTERS[metric]).labels(label).inc(n)
+        if pending:
+            await asyncio.gather(*pending)
 
-    # The two sides take their input a fetched batch of one partition at a time (the
-    # consumer's batch hand-over, streamer.faust_fastpath): every message is processed
-    # as one at a time would be, the state written in the batch reaches the tables once
-    # per key at its end, and the batch is acked after that. The agents subscribe the
-    # topics (and would process them message by message without the hand-over).
-    deal_side_topics = (names.deals, deal_events.get_topic_name())
-    rep_side_topics = (names.activities, rep_events.get_topic_name())
+    async def on_batch(tp: TP, messages: list[Any]) -> list[Any]:
+        """One fetched batch of one partition: read, run, deliver, write, and return the
+        messages (of any partition) that are now fully processed, to be acknowledged."""
+        topic = tp.topic
+        role, side = roles.get(topic), sides.get(topic)
+        for store in stores:
+            store.begin_batch()
+        try:
+            if role is not None:
+                read = processor.read
+                for m in messages:
+                    read(role, topic, m.partition, m.offset, m.key, m.value, m)
+                offsets[tp] = messages[-1].offset
+            elif side is not None:
+                receive = processor.receive
+                for m in messages:
+                    receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
+                offsets[tp] = messages[-1].offset
+            if feed.caught_up.is_set():  # routing facts and baselines first
+                processor.advance(time.time())
+            out = processor.take()
+            await deliver(out)
+        except BaseException:
+            for store in stores:
+                store.abandon_batch()
+            raise
+        for store in stores:
+            store.end_batch()
+        await send_bounds(force=side is None and role is None)
+        return [m for m in out.done if m is not None]
 
-    async def deal_batch(tp: TP, messages: list[Any]) -> None:
-        with batched_writes(deal_store):
-            for message in messages:
-                on_deal_message(message)
-
-    async def rep_batch(tp: TP, messages: list[Any]) -> None:
-        with batched_writes(rep_store, bucket_store, clock_store):
-            for message in messages:
-                on_rep_message(message)
-
+    topics_in = [names.deals, names.activities, names.quotas, names.org, *sides]
     install_fast_path(
         app,
         batch_handlers={
-            **dict.fromkeys(deal_side_topics, deal_batch),
-            **dict.fromkeys(rep_side_topics, rep_batch),
+            **dict.fromkeys(topics_in, on_batch),
+            deal_ticks.get_topic_name(): on_batch,
+            rep_ticks.get_topic_name(): on_batch,
         },
     )
 
-    @app.agent(raw_topic(*deal_side_topics), name="deal-side")
-    async def deal_side(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            on_deal_message(event.message)
+    # The agents subscribe the topics (the batch hand-over takes their messages); the
+    # grouping is Faust's unit of assignment: partition n of a side's input, internal
+    # and tick topics go to the same worker.
+    def subscribe(name: str, *topics: faust.TopicT) -> None:
+        @app.agent(raw_topic(*(t.get_topic_name() for t in topics)), name=name)
+        async def agent(stream: faust.StreamT) -> None:
+            async for _ in stream.events():
+                raise RuntimeError(f"{name}: a message bypassed the batch hand-over")
 
-    @app.agent(raw_topic(*rep_side_topics), name="rep-side")
-    async def rep_side(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            on_rep_message(event.message)
-
-    for role, here in (("org", ORG), ("quotas", "quotas"), ("commands", COMMANDS)):
-        # Validated and dead-lettered here; quotas go on to the rep side. The org topic
-        # is read whole by every worker (SharedFeed); commands by the notification side.
-        def make_agent(topic_name: str, here: str) -> None:
-            @app.agent(raw_topic(topic_name), name=f"validate-{topic_name}")
-            async def validate_agent(stream: faust.StreamT) -> None:
-                async for event in stream.events():
-                    message = event.message
-                    parsed = parse(message)
-                    if parsed is not None:
-                        metrics.events_accepted.labels(parsed.event_type).inc()
-                        route(message, parsed, here, True)
-
-        make_agent(getattr(names, role), here)
-
-    def make_tick_agent(side: str, topic: faust.TopicT, engine: Any, clock: Any) -> None:
-        """Time-based rules of one side, judged inside stream context (tables writable)."""
-
-        @app.agent(topic, name=f"{side}-ticks")
-        async def tick_agent(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                partition = event.message.partition
-                now = clock(partition)
-                if now is None:
-                    continue
-                started = time.perf_counter()
-                drafts = engine.on_tick(partition, now)
-                metrics.tick_duration.observe(time.perf_counter() - started)
-                metrics.ticks.labels(f"{side}-{partition}").inc()
-                emit(drafts, now)
-
-    make_tick_agent("deals", deal_ticks, deals, deal_clock)
-    make_tick_agent("reps", rep_ticks, reps, rep_clock)
+    subscribe("deal-side", raw_topic(names.deals), deal_events)
+    subscribe("rep-side", raw_topic(names.activities), rep_events)
+    subscribe("deal-ticks", deal_ticks)
+    subscribe("rep-ticks", rep_ticks)
+    subscribe("validate-quotas", raw_topic(names.quotas))
+    subscribe("validate-org", raw_topic(names.org))
 
     @app.timer(interval=settings.tick_interval_seconds, on_leader=True)
     async def send_ticks() -> None:
@@ -583,8 +546,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     @app.timer(interval=settings.stats_publish_interval_seconds)
     async def publish_partition_stats() -> None:
+        processed = processor.deal_processed()
+        processed_wire = None if processed == float("-inf") else processed
         snapshots: list[tuple[str, dict[str, Any]]] = [
-            (f"p{p}", deals.snapshot(p).to_wire()) for p in sorted(deals.owned)
+            (f"p{p}", deals.snapshot(p, processed_wire).to_wire()) for p in sorted(deals.owned)
         ]
         snapshots += [(f"r{p}", reps.snapshot(p).to_wire()) for p in sorted(reps.owned)]
         for key, wire in snapshots:
@@ -594,35 +559,41 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         export_gauges()
         publish_rounds[0] += 1
 
+    def rule_time() -> float | None:
+        moment = processor.rep_frontier.value
+        return None if moment == float("-inf") else moment
+
     def export_gauges() -> None:
         deals.invalidate_stats()
-        now = rep_clock(min(reps.owned)) if reps.owned else None
-        if now is not None:
+        now = rule_time()
+        if now is not None and reps.owned:
             kpis.export(build_report(deals, reps, now), reps)
+            metrics.event_time_watermark.set(now)
         for rule, count in deals.firing().items():
             metrics.open_alerts.labels(rule).set(count)
-        watermark = max([*deals.watermarks.values(), *reps.watermarks.values()], default=None)
-        if watermark is not None:
-            metrics.event_time_watermark.set(watermark)
         for tp, offset in list(offsets.items()):
             highwater = app.consumer.highwater(tp) if app.consumer else None
             if highwater is not None:
                 lag = max(0, highwater - offset - 1)
                 metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
+    def side_partitions(tps: set[TP]) -> tuple[set[int], set[int]]:
+        deal_topics = {names.deals, deal_events.get_topic_name()}
+        rep_topics = {names.activities, rep_events.get_topic_name()}
+        return (
+            {tp.partition for tp in tps if tp.topic in deal_topics},
+            {tp.partition for tp in tps if tp.topic in rep_topics},
+        )
+
     @app.on_partitions_assigned.connect
     async def on_assigned(app_: faust.App, assigned: set[TP], **_: Any) -> None:
         # indexed after recovery, all in one scan of the deals table (see DealEngine.expect)
-        deals.expect(tp.partition for tp in assigned if tp.topic == names.deals)
+        processor.expect(*side_partitions(assigned))
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
-        deal_topics = {names.deals, deal_events.get_topic_name()}
-        rep_topics = {names.activities, rep_events.get_topic_name()}
-        lost_deals = {tp.partition for tp in revoked if tp.topic in deal_topics}
-        lost_reps = {tp.partition for tp in revoked if tp.topic in rep_topics}
-        deals.revoke(lost_deals)
-        reps.revoke(lost_reps)
+        lost_deals, lost_reps = side_partitions(revoked)
+        processor.revoke(lost_deals, lost_reps)
         if lost_reps:
             rep_store.forget()
             bucket_store.forget()
@@ -649,20 +620,13 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     # Read at every scrape, so the gauge is true without anyone polling /ready.
     metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
 
-    watched = {
-        names.deals,
-        names.activities,
-        names.org,
-        names.quotas,
-        names.commands,
-        deal_events.get_topic_name(),
-        rep_events.get_topic_name(),
-    }
+    watched = set(roles) | set(sides)
 
     @app.page("/progress")
     async def progress_page(web: Any, request: Any) -> Any:
-        """What this worker has processed: the last offset per input and internal
-        partition, and the messages behind its own view of the high watermarks."""
+        """What this worker has read: the last offset per input and internal partition,
+        the messages behind its own view of the high watermarks, and how far event time
+        has come on each side (and which inputs hold it there)."""
         lag = 0
         assigned = app.consumer.assignment() if app.consumer else set()
         for tp in assigned:
@@ -678,6 +642,12 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 "assigned": len(assigned),
                 "ready": is_ready(),
                 "processed": processed,
+                "buffered": len(processor.deal_buffer) + len(processor.rep_buffer),
+                "frontier": {
+                    "deal": processor.deal_frontier.value,
+                    "rep": processor.rep_frontier.value,
+                },
+                "waiting_for": processor.rep_frontier.lagging()[:20],
                 "unsent": app.producer.buffer.size if app.producer else 0,
                 "publish_rounds": publish_rounds[0],
                 "shared_view": feed.positions,
@@ -690,9 +660,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         ``?as_of=<RFC 3339>`` or the rule time of now."""
         raw = request.query.get("as_of")
         if raw:
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+            moment: float | None = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
         else:
-            moment = rep_clock(min(reps.owned)) if reps.owned else None
+            moment = rule_time()
             if moment is None:
                 return web.json({"error": "no events yet"}, status=503)
         return web.json(build_report(deals, reps, moment))
@@ -705,4 +675,4 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     # alert lifecycle and delivery to people (docs/notifications.md)
     register_notifications(app, settings, metrics, view, org_loaded=feed.caught_up)
 
-    return Worker(app=app, deals=deals, reps=reps, metrics=metrics, layout=layout)
+    return Worker(app=app, processor=processor, metrics=metrics, layout=layout)

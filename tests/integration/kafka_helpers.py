@@ -57,16 +57,16 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def worker_env(settings: Settings) -> dict[str, str]:
     """The settings as the environment of a worker process (nested ones as JSON)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESPULSE_")}
-    nested = {"topics", "rules", "kafka", "currency_rates", "notifications", "teams", "gateway"}
-    plain = settings.model_dump(mode="json", exclude=nested)
-    for name, value in plain.items():
-        env[f"SALESPULSE_{name.upper()}"] = str(value)
+    dumped = settings.model_dump(mode="json")
+    for name, value in dumped.items():
+        if name == "notifications":
+            continue
+        if isinstance(value, dict | list):
+            env[f"SALESPULSE_{name.upper()}"] = json.dumps(value)
+        else:
+            env[f"SALESPULSE_{name.upper()}"] = str(value)
     if settings.notifications.enabled:  # with its secrets: the child needs them
         env["SALESPULSE_NOTIFICATIONS"] = json.dumps(settings.notifications.revealed())
-    for name in ("topics", "rules", "currency_rates", "teams"):
-        env[f"SALESPULSE_{name.upper()}"] = json.dumps(
-            settings.model_dump(mode="json", include={name})[name]
-        )
     return env
 
 

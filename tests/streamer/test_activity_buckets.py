@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from schemas import ActivityLogged
 from streamer.engine import SharedView
+from streamer.event_time import RawMarks
 from streamer.figures import rep_figures
 from streamer.rep_engine import RepEngine
 from streamer.settings import load_settings
@@ -258,43 +259,29 @@ def test_bucket_contents_do_not_depend_on_delivery_order(specs, rnd):
 # --- lateness ----------------------------------------------------------------------------
 
 
-def feed(e: RepEngine, event: ActivityLogged, partition: int) -> str:
-    """What the worker does with an activity: drop it when late, else observe and count it."""
-    at = to_epoch(event.occurred_at)
-    if e.is_late(partition, at):
+def feed(e: RepEngine, marks: RawMarks, event: ActivityLogged, partition: int) -> str:
+    """What the processor does with an activity: drop it when late against its source,
+    else count it."""
+    if not marks.accept(f"activities:{partition}", to_epoch(event.occurred_at)):
         return "late"
-    e.observe(partition, at)
     return "counted" if e.on_activity(event, partition) else "duplicate"
-
-
-def test_an_event_older_than_watermark_less_lateness_is_late_one_inside_is_not():
-    lateness = SETTINGS.allowed_lateness_seconds
-    assert lateness == 300.0
-    e = engine()
-    mark = MIDNIGHT + 10 * HOUR + 120
-    assert not e.is_late(0, MIDNIGHT)  # no watermark yet: nothing is late
-    e.observe(0, mark)
-    assert e.is_late(0, mark - lateness - 1)
-    assert not e.is_late(0, mark - lateness)  # exactly at the edge still counts
-    assert not e.is_late(1, MIDNIGHT)  # watermarks are per partition
-    e.observe(0, mark - DAY)  # an older event does not move the watermark back
-    assert e.is_late(0, mark - lateness - 1)
 
 
 def test_a_slightly_late_touch_corrects_the_figures_a_too_late_one_does_not():
     e = engine()
+    marks = RawMarks(SETTINGS.allowed_lateness_seconds)
     as_of = MIDNIGHT + 10 * HOUR
-    assert feed(e, touch(MIDNIGHT + 9 * HOUR, "t1", outcome="connected"), 0) == "counted"
-    assert feed(e, touch(as_of + 200, "t2"), 0) == "counted"  # watermark as_of + 200 s
+    assert feed(e, marks, touch(MIDNIGHT + 9 * HOUR, "t1", outcome="connected"), 0) == "counted"
+    assert feed(e, marks, touch(as_of + 200, "t2"), 0) == "counted"  # watermark as_of + 200 s
     state = e.rep("rep-a")
     assert state is not None
     assert sums(rep_figures(e.windows(state, as_of), as_of).touches7)["outbound_attempts"] == 1
 
     # 250 s before the watermark, and before the boundary already judged: still counted
-    assert feed(e, touch(as_of - 50, "t3", outcome="connected"), 0) == "counted"
+    assert feed(e, marks, touch(as_of - 50, "t3", outcome="connected"), 0) == "counted"
     # 301 s before the watermark: late, dropped
-    assert feed(e, touch(as_of - 101, "t4", outcome="connected"), 0) == "late"
-    assert feed(e, touch(as_of - 50, "t3", outcome="connected"), 0) == "duplicate"
+    assert feed(e, marks, touch(as_of - 101, "t4", outcome="connected"), 0) == "late"
+    assert feed(e, marks, touch(as_of - 50, "t3", outcome="connected"), 0) == "duplicate"
     state = e.rep("rep-a")
     assert state is not None
     figures = rep_figures(e.windows(state, as_of), as_of)

@@ -128,14 +128,6 @@ def test_learned_averages_combine_own_partitions_with_other_workers_snapshots():
     assert base.avg_days == 15.0
 
 
-def test_event_clock_is_the_newest_event_time_less_the_lateness():
-    e = engine()
-    e.on_deal_event(created("d1", 3, "proposal"), 0, to_epoch(at(3)))
-    view_mark = to_epoch(at(5))
-    e.view.put_snapshot(PartitionSnapshot(1, view_mark, {}))
-    assert e.event_time() == view_mark - SETTINGS.allowed_lateness_seconds
-
-
 # --- property: incremental stage statistics == batch over the final deals ----------------
 
 
@@ -177,15 +169,6 @@ def test_stage_statistics_match_a_batch_computation(n_deals, rnd: random.Random)
     assert rebuilt.stage_stats() == e.stage_stats()
     assert all(deal.partition == 0 for deal in e.deals.values())
     assert DAY == 86400.0
-
-
-def test_rebuilt_engine_restarts_its_event_clock_from_the_table():
-    store: dict = {}
-    first = engine(store)
-    first.on_deal_event(created("d1", 30, "proposal"), 0, to_epoch(at(30)))
-    restarted = engine(store)
-    restarted.assign([0])
-    assert restarted.event_time() == to_epoch(at(30)) - SETTINGS.allowed_lateness_seconds
 
 
 def touch(deal_id: str, day: float, follow_up: bool = True, event_id: str | None = None):

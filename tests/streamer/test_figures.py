@@ -295,9 +295,7 @@ def test_team_sums_of_two_partitions_add_up_to_the_sums_over_all_reps(reps, spli
     total: dict[str, TeamSums] = {}
     for part in (left.local_team_sums(0, AS_OF), right.local_team_sums(1, AS_OF)):
         # partitions exchange their sums over the wire
-        snapshot = RepPartitionSnapshot.from_wire(
-            RepPartitionSnapshot(0, None, AS_OF, part).to_wire()
-        )
+        snapshot = RepPartitionSnapshot.from_wire(RepPartitionSnapshot(0, AS_OF, part).to_wire())
         for team, sums in snapshot.teams.items():
             total.setdefault(team, TeamSums()).add(sums)
     assert wire(total) == wire(expected)
