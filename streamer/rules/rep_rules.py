@@ -84,6 +84,10 @@ def _r(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def quota_pace(x: RepInputs) -> Verdict | None:
     rule = x.rules.quota_pace
     progress = x.w.quota(x.as_of)
@@ -91,15 +95,23 @@ def quota_pace(x: RepInputs) -> Verdict | None:
         return None
     severity: Severity = "critical" if progress.pace < rule.critical_ratio else "warning"
     q = progress.quota
-    unit = "deals" if q.metric == "deals" else "of revenue target"
+    holds = progress.pace < rule.warning_ratio
+    unit = "deals" if q.metric == "deals" else ""
+    reached = (
+        f"{progress.achieved:,.0f} of {q.target:,.0f}{' ' + unit if unit else ''} "
+        f"({progress.attainment:.0%} of the target) reached with {progress.elapsed:.0%} of the "
+        f"period gone: pace {progress.pace:.2f}"
+    )
     return Verdict(
-        progress.pace < rule.warning_ratio,
+        holds,
         severity,
         lambda: (
-            f"Rep {x.state.rep_id} behind quota pace",
-            f"{progress.attainment:.0%} {unit} reached with {progress.elapsed:.0%} of the period "
-            f"gone: pace {progress.pace:.2f} (alert below {rule.warning_ratio}, critical below "
-            f"{rule.critical_ratio}).",
+            f"Rep {x.state.rep_id} behind quota pace"
+            if holds
+            else f"Rep {x.state.rep_id} back on quota pace",
+            f"{reached}, below {rule.warning_ratio} (critical below {rule.critical_ratio})."
+            if holds
+            else f"{reached}, at or above the alert line of {rule.warning_ratio}.",
             {
                 "attainment": _r(progress.attainment),
                 "elapsed_fraction": _r(progress.elapsed),
@@ -118,13 +130,18 @@ def low_contact_rate(x: RepInputs) -> Verdict | None:
     rate = ratio(t.conversations, t.outbound_attempts)
     if t.outbound_attempts < rule.min_attempts or rate is None:
         return None
+    holds = rate < rule.min_rate
     return Verdict(
-        rate < rule.min_rate,
+        holds,
         "warning",
         lambda: (
-            f"Rep {x.state.rep_id}: calls rarely turn into conversations",
-            f"{t.conversations} conversations from {t.outbound_attempts} outbound attempts in "
-            f"{rule.window_days} days: contact rate {rate:.3f}, below {rule.min_rate}.",
+            f"Rep {x.state.rep_id}: calls rarely turn into conversations"
+            if holds
+            else f"Rep {x.state.rep_id}: contact rate back to normal",
+            f"{_count(t.conversations, 'conversation', 'conversations')} from "
+            f"{t.outbound_attempts} outbound attempts in "
+            f"{rule.window_days} days: contact rate {rate:.3f}, "
+            + (f"below {rule.min_rate}." if holds else f"at or above {rule.min_rate}."),
             {
                 "contact_rate": _r(rate, 4),
                 "threshold": rule.min_rate,
@@ -146,14 +163,17 @@ def activity_drop(x: RepInputs) -> Verdict | None:
     weekly = before / rule.baseline_weeks * (rule.window_days / 7)
     if weekly < rule.min_baseline_weekly:
         return None
+    holds = now < rule.ratio * weekly
     return Verdict(
-        now < rule.ratio * weekly,
+        holds,
         "warning",
         lambda: (
-            f"Rep {x.state.rep_id}: outbound activity dropped",
+            f"Rep {x.state.rep_id}: outbound activity dropped"
+            if holds
+            else f"Rep {x.state.rep_id}: outbound activity back to normal",
             f"{now} outbound attempts in the last {rule.window_days} days against a usual "
             f"{weekly:.1f} ({rule.baseline_weeks} weeks before): {now / weekly:.0%} of normal, "
-            f"alert below {rule.ratio:.0%}.",
+            + (f"alert below {rule.ratio:.0%}." if holds else f"at or above {rule.ratio:.0%}."),
             {
                 "outbound_attempts": now,
                 "baseline_weekly": _r(weekly, 1),
@@ -182,13 +202,21 @@ def conversion_drop(x: RepInputs) -> Verdict | None:
     if worst is None:
         return None
     score, stage, n, rate, team_rate = worst
+    holds = score < rule.ratio
     return Verdict(
-        score < rule.ratio,
+        holds,
         "warning",
         lambda: (
-            f"Rep {x.state.rep_id}: deals stop converting in {stage.split('/', 1)[-1]}",
+            f"Rep {x.state.rep_id}: deals stop converting in {stage.split('/', 1)[-1]}"
+            if holds
+            else f"Rep {x.state.rep_id}: conversion back in line",
             f"{rate:.0%} of {n} deals leaving {stage} in {rule.window_days} days moved forward, "
-            f"against {team_rate:.0%} for the team (alert below {rule.ratio:.0%} of it).",
+            f"against {team_rate:.0%} for the team "
+            + (
+                f"(alert below {rule.ratio:.0%} of it)."
+                if holds
+                else f"(at or above the alert line of {rule.ratio:.0%} of it)."
+            ),
             {
                 "stage": stage,
                 "conversion": _r(rate),
@@ -238,7 +266,13 @@ def win_rate_outlier(x: RepInputs) -> Verdict | None:
         "warning",
         lambda: (
             f"Rep {x.state.rep_id}: win rate back in line",
-            f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}).",
+            f"Won {w.won} of {w.closed} deals closed in {rule.window_days} days ({rate:.0%}): "
+            + (
+                f"at or above {rule.low_ratio:.0%} of the team's {team_rate:.0%} and "
+                if team_rate is not None
+                else ""
+            )
+            + f"at or below {rule.high_rate:.0%}.",
             metrics(),
         ),
     )
@@ -299,13 +333,22 @@ def activity_barometer(x: RepInputs) -> Verdict | None:
         size = avg
     needed = remaining / size / win_rate / weeks_left * (rule.window_days / 7)
     created = x.w.deals(x.as_of - rule.window_days * DAY, x.as_of).created
+    holds = created < needed
     return Verdict(
-        created < needed,
+        holds,
         "warning",
         lambda: (
-            f"Rep {x.state.rep_id}: too few new opportunities to reach quota",
-            f"{created} new opportunities in the last {rule.window_days} days; reaching the "
-            f"quota needs {needed:.1f} (remaining {remaining:,.0f} / deal size {size:,.0f} / "
+            f"Rep {x.state.rep_id}: too few new opportunities to reach quota"
+            if holds
+            else f"Rep {x.state.rep_id}: enough new opportunities to reach quota",
+            f"{_count(created, 'new opportunity', 'new opportunities')} in the last "
+            f"{rule.window_days} days"
+            + (
+                f"; reaching the quota needs {needed:.1f}"
+                if holds
+                else f", at or above the {needed:.1f} reaching the quota needs"
+            )
+            + f" (remaining {remaining:,.0f} / deal size {size:,.0f} / "
             f"win rate {win_rate:.0%} / {weeks_left:.1f} weeks left).",
             {
                 "new_opportunities": created,
@@ -329,14 +372,22 @@ def leads_uncontacted(x: RepInputs) -> Verdict | None:
     if judged < rule.min_leads:
         return None
     share = worked / judged
+    holds = share < rule.min_share
     return Verdict(
-        share < rule.min_share,
+        holds,
         "warning",
         lambda: (
-            f"Rep {x.state.rep_id}: new leads left uncontacted",
-            f"Only {worked} of {judged} leads assigned in the last {rule.window_days} days "
-            f"had an outbound touch within {rule.within_days:g} days ({share:.0%}, alert below "
-            f"{rule.min_share:.0%}).",
+            f"Rep {x.state.rep_id}: new leads left uncontacted"
+            if holds
+            else f"Rep {x.state.rep_id}: new leads worked again",
+            ("Only " if holds else "")
+            + f"{worked} of {judged} leads assigned in the last {rule.window_days} days "
+            f"had an outbound touch within {rule.within_days:g} days ({share:.0%}, "
+            + (
+                f"alert below {rule.min_share:.0%})."
+                if holds
+                else f"at or above {rule.min_share:.0%})."
+            ),
             {
                 "contacted_share": _r(share),
                 "threshold": rule.min_share,
@@ -404,14 +455,16 @@ def judge_rep(x: RepInputs, team_id: str | None) -> tuple[RepState, list[AlertDr
                 verdict = Verdict.said(
                     False,
                     "info",
-                    f"Rep {state.rep_id}: {name.replace('_', ' ')} over",
+                    f"Rep {state.rep_id}: {name.replace('_', ' ')} no longer judged",
                     f"No longer judged: {why}.",
                     {},
                 )
+            # A verdict that no longer holds words itself as a resolution; the
+            # notification adds the "Resolved" of its kind.
             ended = Verdict.said(
                 verdict.holds,
                 episode.severity,  # type: ignore[arg-type]
-                f"Resolved: {verdict.title}",
+                verdict.title,
                 verdict.summary,
                 verdict.metrics,
             )

@@ -572,7 +572,7 @@ def test_an_episode_fires_once_is_resent_on_severity_change_and_resolves_with_nu
     assert (resolved.started_at, resolved.resolved_at) == (t1, t4)
     assert resolved.metrics["pace"] == pytest.approx(0.8 / (46 * 24 + 3) * 46 * 24 * 2, abs=1e-3)
     assert resolved.metrics["threshold"] == 0.8
-    assert resolved.title.startswith("Resolved")
+    assert resolved.title == "Rep rep-1 back on quota pace"  # no "Resolved:" of its own
     assert state.episodes == {}
 
     t5 = t1 + 4 * HOUR
