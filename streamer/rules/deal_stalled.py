@@ -59,12 +59,12 @@ def _metrics(days: float, base: StageBaseline) -> dict[str, float | int | str | 
     }
 
 
-def _normal(stage: str, base: StageBaseline) -> str:
+def _normal(stage: str, base: StageBaseline, rule: DealStalledRule) -> str:
     if base.learned:
         return f"deals usually leave {stage} after {base.avg_days:.1f} days"
     return (
-        f"no learned average for {stage} yet ({base.samples} of the moves needed), "
-        f"assuming {base.avg_days:.1f} days"
+        f"no learned average for {stage} yet ({base.samples} of the {rule.min_samples} "
+        f"completed stays needed), assuming {base.avg_days:.1f} days"
     )
 
 
@@ -81,15 +81,38 @@ def _draft(deal: DealState, episode: StalledEpisode, **fields: object) -> AlertD
     )
 
 
-def _resolution(deal: DealState, episode: StalledEpisode, now: float, base: StageBaseline) -> str:
+def _resolution(
+    deal: DealState,
+    episode: StalledEpisode,
+    now: float,
+    base: StageBaseline,
+    rule: DealStalledRule,
+) -> tuple[str, str]:
+    """Title and summary of an episode's end: the deal moved, closed, the norm grew, or
+    the rule was switched off."""
     if deal.stage != episode.stage or deal.entered_at != episode.entered:
-        verb = f"closed as {deal.stage}" if not deal.is_open else f"moved to {deal.stage}"
+        moved = deal.is_open
+        verb = f"moved to {deal.stage}" if moved else f"closed as {deal.stage}"
         days = ((deal.entered_at or now) - episode.entered) / DAY
-        return f"Deal {verb} after {days:.1f} days in {episode.stage}."
+        # the threshold the episode was judged by: its start is entry + threshold
+        threshold = (episode.started_at - episode.entered) / DAY
+        title = (
+            f"Deal {deal.deal_id} moved on from {episode.stage}"
+            if moved
+            else f"Deal {deal.deal_id} closed as {deal.stage}"
+        )
+        return title, (
+            f"Deal {verb} after {days:.1f} days in {episode.stage}, "
+            f"{max(days - threshold, 0.0):.1f} days past the threshold of {threshold:.1f} days."
+        )
     days = (now - episode.entered) / DAY
-    return (
+    if not rule.enabled:
+        return f"Deal {deal.deal_id}: deal stalled no longer judged", (
+            f"No longer judged: the rule was switched off (in {episode.stage} for {days:.1f} days)."
+        )
+    return f"Deal {deal.deal_id} no longer stalled in {episode.stage}", (
         f"In {episode.stage} for {days:.1f} days, now within the threshold of "
-        f"{base.threshold_days:.1f} days ({_normal(episode.stage, base)})."
+        f"{base.threshold_days:.1f} days ({_normal(episode.stage, base, rule)})."
     )
 
 
@@ -118,13 +141,14 @@ def evaluate_stalled(
             return deal, None
         resolved_at = entered if not same_visit and entered is not None else now
         days = (resolved_at - episode.entered) / DAY
+        title, summary = _resolution(deal, episode, now, base, rule)
         draft = _draft(
             deal,
             episode,
             status="resolved",
             severity="warning",
-            title=f"Deal {deal.deal_id} no longer stalled in {episode.stage}",
-            summary=_resolution(deal, episode, now, base),
+            title=title,
+            summary=summary,
             metrics=_metrics(days, base),
             resolved_at=resolved_at,
         )
@@ -147,7 +171,7 @@ def evaluate_stalled(
         severity="warning",
         title=f"Deal {deal.deal_id} stalled in {stage}",
         summary=(
-            f"In {stage} for {days:.1f} days; {_normal(stage, base)} "
+            f"In {stage} for {days:.1f} days; {_normal(stage, base, rule)} "
             f"(threshold {base.threshold_days:.1f} days)."
         ),
         metrics=_metrics(days, base),

@@ -77,6 +77,10 @@ def _metrics(
     }
 
 
+def _follow_ups(n: int) -> str:
+    return f"{n} follow-up" if n == 1 else f"{n} follow-ups"
+
+
 def _draft(deal: DealState, episode: GapEpisode, **fields: object) -> AlertDraft:
     return AlertDraft(
         rule=RULE,
@@ -95,18 +99,30 @@ def _resolution(
     deal: DealState, episode: GapEpisode, at: float, spell: Spell, rule: FollowUpGapRule
 ) -> AlertDraft:
     closed = deal.closed_at is not None and deal.closed_at <= at
-    reason = f"closed as {deal.stage}" if closed else "touched again"
     days = (at - episode.since) / DAY
     # the follow-ups the deal has had by the time the spell ended
     spell = replace(spell, follow_ups=sum(1 for t in deal.touches if t.follow_up and t.at <= at))
+    if spell.end is None:  # the spell goes on: only switching the rule off ends the episode
+        return _draft(
+            deal,
+            episode,
+            status="resolved",
+            title=f"Deal {deal.deal_id}: follow-up gap no longer judged",
+            summary="No longer judged: the rule was switched off.",
+            metrics=_metrics(days, spell, rule),
+            resolved_at=at,
+        )
     return _draft(
         deal,
         episode,
         status="resolved",
         title=f"Deal {deal.deal_id} followed up again"
         if not closed
-        else f"Deal {deal.deal_id} closed",
-        summary=f"Deal {reason} after {days:.1f} quiet days.",
+        else f"Deal {deal.deal_id} closed as {deal.stage}",
+        summary=f"Deal closed as {deal.stage} after {days:.1f} quiet days."
+        if closed
+        else f"Deal touched again after {days:.1f} quiet days; "
+        f"{_follow_ups(spell.follow_ups)} so far.",
         metrics=_metrics(days, spell, rule),
         resolved_at=at,
     )
@@ -142,8 +158,13 @@ def judge_spell(
         status="firing",
         title=f"Deal {deal.deal_id} not followed up",
         summary=(
-            f"No touch for {quiet:.1f} days after only {spell.follow_ups} follow-ups "
-            f"(alert after {rule.quiet_days:g} quiet days with fewer than "
+            f"No touch for {quiet:.1f} days "
+            + (
+                f"after only {_follow_ups(spell.follow_ups)}"
+                if spell.follow_ups
+                else "and no follow-up yet"
+            )
+            + f" (alert after {rule.quiet_days:g} quiet days with fewer than "
             f"{rule.min_follow_ups} follow-ups; most deals need five)."
         ),
         metrics=_metrics(quiet, spell, rule),
