@@ -94,9 +94,8 @@ def _alert_blocks(kind: str, alert: Mapping[str, Any], block_id: str | None) -> 
     }
     if block_id:
         head["block_id"] = _cut(block_id, 255)
+    # the summary says what happened, for a resolution too (the header says "Resolved")
     summary = escape(str(alert.get("summary", "")))
-    if kind == "resolved":
-        summary = f"*Resolved.* The condition no longer holds.\n{summary}"
     blocks: list[dict[str, Any]] = [
         head,
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(summary, SECTION_CHARS)}},

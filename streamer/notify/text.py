@@ -12,8 +12,14 @@ _EMOJI = {"firing": "\U0001f6a8", "reminder": "\U0001f501", "resolved": "\u2705"
 
 
 def headline(kind: str, alert: Mapping[str, Any], emoji: bool = False) -> str:
+    """``<Kind>: <title>``, the kind said once: a title that already starts with it (as
+    resolved rep alerts did before their titles said what happened) is not prefixed again."""
     mark = f"{_EMOJI.get(kind, '')} " if emoji else ""
-    return f"{mark}{KIND_WORD.get(kind, kind)}: {alert.get('title', alert.get('alert_key'))}"
+    word = KIND_WORD.get(kind, kind)
+    title = str(alert.get("title", alert.get("alert_key")))
+    while title.startswith(f"{word}: "):
+        title = title[len(word) + 2 :]
+    return f"{mark}{word}: {title}"
 
 
 def numbers(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
