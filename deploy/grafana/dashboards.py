@@ -44,11 +44,13 @@ RATE = "$__rate_interval"
 
 
 def exported_metric_names() -> set[str]:
-    """Every sample name the worker's registry exports (``_total``, ``_bucket``... included)."""
-    from streamer.metrics import Metrics
+    """Every sample name the worker's and the gateway's registries export (``_total``,
+    ``_bucket``... included)."""
+    from streamer.metrics import GatewayMetrics, Metrics
 
     names: set[str] = set()
-    for family in Metrics().registry.collect():
+    families = [*Metrics().registry.collect(), *GatewayMetrics().registry.collect()]
+    for family in families:
         names.add(family.name)
         if family.type == "counter":
             names.add(family.name + "_total")
@@ -724,6 +726,96 @@ def service_health(names: set[str]) -> dashboard.Dashboard:
                 )
             ],
             unit="s",
+        )
+    )
+    return _gateway_row(d)
+
+
+def _gateway_row(d: dashboard.Dashboard) -> dashboard.Dashboard:
+    """`salespulse gateway`: what the CRMs and Slack send, what it refuses, what it makes."""
+    d = d.with_row(dashboard.Row("Gateway"))
+    d = d.with_panel(
+        ts(
+            "Gateway requests per second",
+            "Requests answered, by source and HTTP status, all gateway processes. 401: bad or "
+            "stale signatures; 413: too large; 429: rate limited; 503: Kafka did not acknowledge.",
+            [
+                q(
+                    f"sum by (source, status) (rate(salespulse_gateway_requests_total[{RATE}]))",
+                    "{{source}} {{status}}",
+                )
+            ],
+            unit="reqps",
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Gateway events produced per second",
+            "Contract events produced from CRM notifications, by source and event type.",
+            [
+                q(
+                    "sum by (source, event_type) "
+                    f"(rate(salespulse_gateway_events_produced_total[{RATE}]))",
+                    "{{source}} {{event_type}}",
+                )
+            ],
+            unit="ops",
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Gateway notifications by result",
+            "mapped, pending (a creation waiting for its owner or stage), ignored (objects or "
+            "properties salespulse does not read) and dead_lettered (to crm.dlq, with the reason).",
+            [
+                q(
+                    "sum by (source, result) "
+                    f"(rate(salespulse_gateway_notifications_total[{RATE}]))",
+                    "{{source}} {{result}}",
+                )
+            ],
+            unit="ops",
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Gateway refusals and Slack commands",
+            "Requests refused before mapping, by source and reason, and alert commands "
+            "published from Slack buttons and the slash command.",
+            [
+                q(
+                    f"sum by (source, reason) (rate(salespulse_gateway_rejected_total[{RATE}]))",
+                    "{{source}} {{reason}}",
+                ),
+                q(
+                    f"sum by (command) (rate(salespulse_gateway_alert_commands_total[{RATE}]))",
+                    "{{command}}",
+                    ref="B",
+                ),
+            ],
+            unit="ops",
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Gateway answer time",
+            "From reading a request to answering it, Kafka acknowledgement included (p95), "
+            "by source. Slack needs an answer within 3 s; the CRMs retry after their timeout.",
+            [
+                q(
+                    "histogram_quantile(0.95, sum by (le, source) "
+                    f"(rate(salespulse_gateway_request_duration_seconds_bucket[{RATE}])))",
+                    "{{source}} p95",
+                )
+            ],
+            unit="s",
+        )
+    )
+    d = d.with_panel(
+        ts(
+            "Gateways ready",
+            "1 per gateway process once it has read its knowledge topic and can produce.",
+            [q("salespulse_gateway_ready", "{{instance}}")],
         )
     )
     return d
