@@ -40,6 +40,16 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _blank_is_unset(value: Any) -> Any:
+    # an empty secret (an empty key of a Kubernetes Secret, an empty variable) must
+    # leave its route off: an HMAC with an empty key is no authentication at all
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+        return None
+    return value
+
+
 class StageRule(_Frozen):
     """Where a CRM stage id lands in the contract: a pipeline, a stage, and whether it closes."""
 
@@ -232,6 +242,8 @@ class SalesforceMapping(SourceMapping):
 class HubSpotSettings(_Frozen):
     """HubSpot webhooks (``POST /hubspot``), verified with signature v3."""
 
+    _blank = field_validator("client_secret", mode="before")(_blank_is_unset)
+
     client_secret: SecretStr | None = Field(
         default=None, description="the app's client secret; unset: the HubSpot route is off"
     )
@@ -243,6 +255,7 @@ class PipedriveSettings(_Frozen):
     """Pipedrive webhooks v2 (``POST /pipedrive``), with the HTTP basic auth set on the
     webhook in Pipedrive (``http_auth_user`` / ``http_auth_password``)."""
 
+    _blank = field_validator("username", "password", mode="before")(_blank_is_unset)
     username: str | None = None
     password: SecretStr | None = Field(
         default=None, description="basic-auth password; unset: the Pipedrive route is off"
@@ -271,6 +284,8 @@ class SalesforceSettings(_Frozen):
 class SlackSettings(_Frozen):
     """Slack interactivity (``POST /slack/interactions``) and the slash command
     (``POST /slack/commands``), verified with the app's signing secret."""
+
+    _blank = field_validator("signing_secret", mode="before")(_blank_is_unset)
 
     signing_secret: SecretStr | None = Field(
         default=None, description="the Slack app's signing secret; unset: the Slack routes are off"
