@@ -350,3 +350,17 @@ async def test_ready_and_metrics(kafka_broker, tmp_path) -> None:
         assert status == 200 and json.loads(body) == {"ready": True}
         status, body = await get(settings, "/metrics")
         assert status == 200 and "salespulse_gateway_ready 1.0" in body
+
+
+async def test_over_the_rate_limit_is_429(kafka_broker, tmp_path) -> None:
+    settings = gateway_settings(
+        tmp_path, gateway={"pipedrive": {"rate_limit": {"per_second": 0.01, "burst": 1}}}
+    )
+    auth = basic(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
+    async with running(settings):
+        body = pd_deal("create", 1, "2026-11-18T09:00:00Z", pd_deal_data(1))
+        assert (await post(settings, "/pipedrive", body, auth))[0] == 200
+        status, answer, _ = await post(settings, "/pipedrive", body, auth)
+        assert status == 429, answer
+        # a forged request is refused before it can spend the real sender's tokens
+        assert (await post(settings, "/pipedrive", body, basic("x", "y")))[0] == 401
