@@ -24,6 +24,55 @@ What it simulates, per rep (figures drawn from :mod:`streamer.simdata`):
 Sinks: :func:`write_jsonl` (a replay file, one event per line) and
 :func:`produce` (Kafka, with a compressed clock). :func:`add_arguments` and
 :func:`run` are the ``salespulse simulate`` command.
+
+Where the numbers come from. Every constant below is marked with its source:
+*[dataset]* derived from the public CRM sample dataset (:mod:`streamer.simdata`),
+*[seed]* a fact of the seed material a rule rests on (the wire contract, section
+3), *[assumption]* chosen for the simulator and found in neither. A figure that
+``salespulse backtest`` shows on simulated data and that follows from an
+assumption is a property of the simulator, not of the rules:
+
+- Stage durations: each deal's engage-to-close time is drawn from the dataset's
+  quantiles for its outcome [dataset] (won: 52 days on average, lost: 42). The
+  four stages and the share of that time each gets (:data:`STAGE_PACE`; for a won
+  deal 9.1, 13.0, 18.2 and 11.7 days on average) are [assumption]: the dataset
+  knows only the engage and the close.
+- Stalls: ``stall_fraction`` (8%) of deals fall silent in one stage for 4-7x its
+  expected time (:data:`STALL_FACTOR`) [assumption], drawn independently of
+  the outcome. On simulated data a stall cannot foretell a loss (only a longer
+  life, and won deals live longer), so ``deal_stalled``'s lift there says
+  nothing about real teams.
+- Follow-ups: an open deal is touched every :data:`DEAL_TOUCH_GAP_DAYS` (3)
+  days on average, with exponential gaps, and every touch after the first is a
+  follow-up, until the deal closes [assumption]. The seed facts behind
+  ``follow_up_gap`` ("80% of sales need five follow-ups; 48% of reps stop after
+  one") are not simulated: no rep stops following up, and how often a deal is
+  touched does not depend on its outcome. The rule's simulated firings come
+  from gaps over 7 days (about e^(-7/3), 10% of all gaps), from stalls (no touch
+  while stalled) and from idle reps in a slump; its simulated lift is about 1
+  by construction.
+- Outcomes: won or lost with the rep's win rate, drawn around the dataset's
+  63.15% with the dataset's spread between agents [dataset]; an ineffective rep
+  in a slump wins :data:`SLUMP_WIN` as often [assumption]; a lost deal is lost in
+  a later stage the longer it lived [assumption]; loss reasons [assumption].
+- Contact rates: ~4.5% of cold calls connect [assumption], above the seed's "32
+  conversations per 1,000 outbound calls" (``low_contact_rate``'s threshold
+  [seed]). Cold touches alone give a rep 3.9% (calls and emails; social replies
+  are no conversations), warm touches and meetings lift it to 9-10% in the
+  default run [assumption], so only an ineffective rep in a slump
+  (x :data:`SLUMP_CONTACT`) falls below the threshold.
+- Volumes: new deals per rep and week (4.46) [dataset]; leads at that rate over
+  ``lead_conversion`` (35%) [assumption]; 35 cold touches a working day
+  [assumption].
+- Products, list prices and negotiated amounts [dataset]; quotas are the
+  expected revenue (dataset deal rate x the rep's win rate x the dataset's mean
+  won amount) times :data:`QUOTA_STRETCH` [assumption].
+- The warm start [assumption]: the deals open at the start appear in their
+  current stage at the start, without their past. Until five stays of a stage
+  have ended, ``deal_stalled`` judges them by its 14-day default, so many of
+  them fire together four weeks in; deals that are stalled at the start go
+  quiet at once, so ``follow_up_gap`` fires for them in the second week. Both
+  bursts are artefacts of the start, visible in the backtest's weekly chart.
 """
 
 from __future__ import annotations
@@ -80,36 +129,42 @@ DAY: Final = 86_400
 HOUR: Final = 3_600
 
 # --- Assumptions (not in the dataset) -------------------------------------
-# Offices of sales_teams.csv -> team ids and time zones. Business hours use the
-# standard-time offset (no DST): close enough for touch times.
+# Source of each figure: see "Where the numbers come from" in the module docstring.
+# Offices of sales_teams.csv [dataset] -> team ids and time zones [assumption].
+# Business hours use the standard-time offset (no DST): close enough for touch times.
 OFFICES: Final = {
     "Central": ("central", "America/Chicago", -6 * HOUR),
     "East": ("east", "America/New_York", -5 * HOUR),
     "West": ("west", "America/Los_Angeles", -8 * HOUR),
 }
-WORK_START, WORK_END = 8 * HOUR, 18 * HOUR  # local business hours
-# Relative pace of the default stages (share of the engage-to-close time).
+WORK_START, WORK_END = 8 * HOUR, 18 * HOUR  # local business hours [assumption]
+# Relative pace of the default stages (share of the engage-to-close time) [assumption]:
+# the dataset has one span per deal, engage to close [dataset], which these split.
 STAGE_PACE: Final = (0.7, 1.0, 1.4, 0.9)
-STALL_FACTOR: Final = (4.0, 7.0)  # silence of a stall, x the stage's expected time
-DEAL_TOUCH_GAP_DAYS: Final = 3.0  # mean days between touches of an open deal
-LEAD_TOUCH_GAP_DAYS: Final = 2.0
-LEAD_FIRST_TOUCH_HOURS: Final = 4.0  # mean delay of a rep's first touch on a new lead
-IDLE_LEADS_IGNORED: Final = 0.5  # leads a slumping idle rep never touches
-MEETING_SHARE: Final = 0.5  # stages past the first that see a meeting
-UPDATE_SHARE: Final = 0.25  # deals that get one deal.updated
-INBOUND_SHARE: Final = 0.08  # deal touches started by the customer
-QUOTA_STRETCH: Final = (0.95, 1.2)  # quota over expected revenue
-SLUMP_ACTIVITY, SLUMP_CONTACT, SLUMP_WIN = 0.25, 0.2, 0.55  # underperformer multipliers
-SOURCE_CHANNELS: Final = (
+# silence of a stall, x the stage's expected time [assumption]; well over deal_stalled's
+# factor 2 [seed: "a deal 30 days in a 14-day stage is unlikely to close"], so a stall is seen
+STALL_FACTOR: Final = (4.0, 7.0)
+DEAL_TOUCH_GAP_DAYS: Final = 3.0  # mean days between touches of an open deal [assumption]
+LEAD_TOUCH_GAP_DAYS: Final = 2.0  # [assumption]
+LEAD_FIRST_TOUCH_HOURS: Final = 4.0  # mean delay of a first touch on a new lead [assumption]
+IDLE_LEADS_IGNORED: Final = 0.5  # leads a slumping idle rep never touches [assumption]
+MEETING_SHARE: Final = 0.5  # stages past the first that see a meeting [assumption]
+UPDATE_SHARE: Final = 0.25  # deals that get one deal.updated [assumption]
+INBOUND_SHARE: Final = 0.08  # deal touches started by the customer [assumption]
+QUOTA_STRETCH: Final = (0.95, 1.2)  # quota over expected revenue [assumption]
+# underperformer multipliers of activity, contact rate and win rate [assumption]
+SLUMP_ACTIVITY, SLUMP_CONTACT, SLUMP_WIN = 0.25, 0.2, 0.55
+SOURCE_CHANNELS: Final = (  # [assumption]: the dataset has no lead sources
     ("outbound", 0.35), ("ads", 0.2), ("referral", 0.15), ("event", 0.1),
     ("website", 0.15), ("partner", 0.05),
 )  # fmt: skip
-LOSS_REASONS: Final = (
+LOSS_REASONS: Final = (  # [assumption]: the dataset has no loss reasons
     ("price", 0.25), ("competitor", 0.25), ("no_budget", 0.15), ("timing", 0.15),
     ("no_decision", 0.1), ("no_response", 0.1),
 )  # fmt: skip
-# Outcome tables: the first entry is the conversation (or positive) outcome,
-# which contact multipliers scale. Cold: ~4.5% of cold calls connect.
+# Outcome tables [assumption]: the first entry is the conversation (or positive)
+# outcome, which contact multipliers scale. Cold: ~4.5% of cold calls connect, above
+# the 32 conversations per 1,000 outbound calls of low_contact_rate [seed].
 COLD_CALL: Final = (("connected", 0.045), ("no_answer", 0.45), ("voicemail", 0.4), ("busy", 0.105))
 WARM_CALL: Final = (("connected", 0.2), ("no_answer", 0.35), ("voicemail", 0.4), ("busy", 0.05))
 COLD_EMAIL: Final = (("replied", 0.04), ("sent", 0.62), ("opened", 0.28), ("bounced", 0.06))
@@ -150,15 +205,15 @@ class SimConfig:
     seed: int = 0
     start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
     days: float | None = 90.0
-    reps: int = 12
+    reps: int = 12  # in the dataset's 3 offices, named after its agents [dataset]
     stages: tuple[str, ...] = ("prospecting", "qualification", "proposal", "negotiation")
-    deals_per_rep_week: float = CALIBRATION.deals_per_rep_week
-    win_rate: float = CALIBRATION.win_rate
-    stall_fraction: float = 0.08
-    underperformer_fraction: float = 0.15
-    lead_conversion: float = 0.35
-    cold_touches_per_day: float = 35.0
-    warm_start: bool = True
+    deals_per_rep_week: float = CALIBRATION.deals_per_rep_week  # 4.46 [dataset]
+    win_rate: float = CALIBRATION.win_rate  # 0.6315 [dataset]
+    stall_fraction: float = 0.08  # independent of the outcome [assumption]
+    underperformer_fraction: float = 0.15  # [assumption]
+    lead_conversion: float = 0.35  # [assumption]
+    cold_touches_per_day: float = 35.0  # [assumption]
+    warm_start: bool = True  # open deals at the start, without their past [assumption]
     pipeline: str = "default"
     currency: str = "USD"
     source: str = "simulator"
