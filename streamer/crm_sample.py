@@ -22,6 +22,10 @@ dataset has no activities, leads or quotas, so the rules that need them
 ``activity_drop``, ``leads_uncontacted``, ``quota_pace``,
 ``activity_barometer``) say nothing about the real sales team on this data.
 
+The dataset's closes all fall between 2017-03-01 and 2017-12-31 while its
+engagements start on 2016-10-20: no stay of a stage ends in the first four
+months, so ``deal_stalled`` judges those months by its configured default.
+
 ``python -m streamer.crm_sample DATA_DIR OUT.jsonl`` writes the events as a
 replay file; ``salespulse backtest DATA_DIR`` reads them directly.
 """
