@@ -20,7 +20,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from schemas import ActivityLogged, Alert, AlertSubject, DealEvent, RepUpserted
+from schemas import ActivityLogged, DealEvent, RepUpserted
 
 from .figures import TeamSums
 from .rules.alerting import AlertDraft
@@ -40,7 +40,7 @@ from .state.stage_stats import (
     to_wire,
 )
 from .state.stall_index import StallIndex
-from .timeutil import DAY, from_epoch, to_epoch
+from .timeutil import DAY, to_epoch
 
 __all__ = ["DealEngine", "PartitionSnapshot", "RepInfo", "RepPartitionSnapshot", "SharedView"]
 
@@ -116,10 +116,20 @@ class SharedView:
     def __init__(self) -> None:
         self.snapshots: dict[int, PartitionSnapshot] = {}
         self.rep_snapshots: dict[int, RepPartitionSnapshot] = {}
+        # (partition, boundary) -> its teams' sums at that boundary, as each rep-side
+        # partition publishes them when it judges the boundary (team baselines)
+        self.team_sums: dict[tuple[int, float], Mapping[str, TeamSums]] = {}
         self.reps: dict[str, RepInfo] = {}
 
-    def put_snapshot(self, snapshot: PartitionSnapshot | RepPartitionSnapshot) -> None:
-        if isinstance(snapshot, RepPartitionSnapshot):
+    def put_snapshot(
+        self, snapshot: PartitionSnapshot | RepPartitionSnapshot, at_boundary: bool = False
+    ) -> None:
+        """The newest snapshot of a partition; ``at_boundary``: a rep-side partition's
+        sums at one boundary (kept beside the others, until judged)."""
+        if at_boundary and isinstance(snapshot, RepPartitionSnapshot):
+            if snapshot.as_of is not None:
+                self.team_sums[(snapshot.partition, snapshot.as_of)] = snapshot.teams
+        elif isinstance(snapshot, RepPartitionSnapshot):
             self.rep_snapshots[snapshot.partition] = snapshot
         else:
             self.snapshots[snapshot.partition] = snapshot

@@ -28,6 +28,7 @@ alone. No I/O, no clock, no Faust.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,13 +48,14 @@ from schemas import (
 )
 
 from .engine import DealEngine, SharedView
-from .event_time import NEVER, Bound, Frontier, OrderedBuffer, Origin, RawMarks
+from .event_time import NEVER, Bound, Frontier, OrderedBuffer, Origin, RawMarks, floor_to
+from .figures import TeamSums
 from .rep_engine import RepEngine
 from .routing import DEAL, REP, partition_for, sides_of
 from .rules.alerting import AlertDraft
-from .settings import Settings
+from .settings import Settings, rules_for_team
 from .state.rep import DealSummary
-from .timeutil import from_epoch, to_epoch
+from .timeutil import DAY, from_epoch, to_epoch
 
 __all__ = [
     "BOUND_HEADER",
@@ -123,10 +125,14 @@ class Outbox:
     forwards: list[Forward] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     done: list[Any] = field(default_factory=list)  # handles now fully processed
+    # (rep partition, boundary, its teams' sums): for the other processes' team baselines
+    team_sums: list[tuple[int, float, Mapping[str, TeamSums]]] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (metric, label)
 
     def __bool__(self) -> bool:
-        return bool(self.alerts or self.forwards or self.dead or self.done or self.counts)
+        return bool(
+            self.alerts or self.forwards or self.dead or self.done or self.counts or self.team_sums
+        )
 
 
 class _Ticket:
@@ -211,6 +217,11 @@ class Processor:
         self._now = NEVER  # the moment of the judging in progress (for emitted_at)
         self.deal_parts: set[int] = set()
         self.rep_parts: set[int] = set()
+        teams = [rules_for_team(settings, t) for t in [None, *settings.teams]]
+        # cross-process facts a decision waits for (see _stats_cap and _teams_ready)
+        self.stalls_on = any(r.deal_stalled.enabled for r in teams)
+        self.teams_on = any(r.conversion_drop.enabled or r.win_rate_outlier.enabled for r in teams)
+        self._sums_sent = NEVER  # the last boundary whose local team sums were published
         if loopback:
             self.assign(range(self.n_deals), range(self.n_reps))
             self.deal_frontier.set_lanes([0])
@@ -260,6 +271,12 @@ class Processor:
             self.deal_judged = NEVER
         if not self.rep_parts:
             self.rep_judged = NEVER
+
+    def forget_sources(self, sources: Iterable[str]) -> None:
+        """Input partitions given away: their watermarks go with them (whoever reads
+        them next starts from the committed offset, and judges lateness from there)."""
+        for source in sources:
+            self.marks.marks.pop(source, None)
 
     # --- input -------------------------------------------------------------------------
     def read(
@@ -432,11 +449,45 @@ class Processor:
         wall = wall if self.wall else None
         lateness = self.lateness
         deal_at = self.deal_frontier.advance(wall, lateness)
+        if not self.loopback:
+            self.deals.assign(self.deal_parts)  # index what recovery brought (one scan)
+            self.deals.sync_shared()
+            deal_at = min(deal_at, self._stats_cap())
         self._run_deals(deal_at)
         if self.loopback:
             self.rep_frontier.put(0, f"{_DEAL_SOURCE}all", Bound(self.deal_processed()))
         rep_at = self.rep_frontier.advance(wall, lateness)
         self._run_reps(rep_at)
+
+    def _stats_cap(self) -> float:
+        """How far the deal side may go on what other processes' deal partitions have
+        told: a stall is judged against the stage averages of visits that ended before
+        the day the deal entered the stage, so a record of day d waits until every other
+        deal partition has processed everything before day d (their snapshots say).
+        Each side thus runs at most a day ahead of the slowest; neither waits for itself."""
+        remote = [p for p in range(self.n_deals) if p not in self.deal_parts]
+        if not self.stalls_on or not remote:
+            return math.inf
+        lowest = math.inf
+        for p in remote:
+            snapshot = self.view.snapshots.get(p)
+            if snapshot is None or snapshot.processed is None:
+                return NEVER
+            lowest = min(lowest, snapshot.processed)
+        return floor_to(lowest, DAY) + DAY - 0.001
+
+    def _teams_ready(self, boundary: float) -> bool:
+        """Whether the rep rules can be judged at ``boundary``: this process's team sums
+        there are published, and every other rep partition's are here."""
+        remote = [p for p in range(self.n_reps) if p not in self.rep_parts]
+        if not self.teams_on or not remote or self.loopback:
+            return True
+        if boundary > self._sums_sent:
+            for partition, sums in self.reps.local_sums_at(boundary).items():
+                self.out.team_sums.append((partition, boundary, sums))
+            self._sums_sent = boundary
+        team_sums = self.view.team_sums
+        return all((p, boundary) in team_sums for p in remote)
 
     def _run_deals(self, upto: float) -> None:
         self.deal_judged = self._run(
@@ -447,11 +498,22 @@ class Processor:
 
     def _run_reps(self, upto: float) -> None:
         self.rep_judged = self._run(
-            self.rep_buffer, self.rep_judged, upto, self._take_rep, self._judge_reps
+            self.rep_buffer,
+            self.rep_judged,
+            upto,
+            self._take_rep,
+            self._judge_reps,
+            self._teams_ready,
         )
 
     def _run(
-        self, buffer: OrderedBuffer, judged: float, upto: float, take: Any, judge: Any
+        self,
+        buffer: OrderedBuffer,
+        judged: float,
+        upto: float,
+        take: Any,
+        judge: Any,
+        ready: Any = None,
     ) -> float:
         """Take the records up to ``upto`` in order, judging every boundary between them
         (a record at a boundary is taken before it is judged: windows are (T - w, T]).
@@ -466,6 +528,8 @@ class Processor:
                 judged = _before(min(at, upto), interval)
             following = (judged // interval + 1) * interval
             if following <= upto and following < at:
+                if ready is not None and not ready(following):
+                    return judged  # waits for other processes' facts of that boundary
                 judge(following)
                 judged = following
                 continue

@@ -95,7 +95,15 @@ class RepEngine:
         self.rep_ids: dict[int, set[str]] = {}
         self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
-        self._teams_cache: tuple[float, dict[str, TeamSums], dict[str, Windows]] | None = None
+        self._teams_cache: (
+            tuple[
+                float,
+                dict[int, dict[str, TeamSums]],
+                dict[str, Windows],
+                dict[str, TeamSums] | None,
+            ]
+            | None
+        ) = None
         self._indexes: dict[str, _RepIndexes] = {}  # derived from the stores, rebuilt at will
         rules = settings.rules
         windows = [
@@ -282,29 +290,45 @@ class RepEngine:
             sums.setdefault(team, TeamSums()).add_rep(rep_figures(w, as_of))
         return sums
 
-    def teams_at(self, as_of: float) -> tuple[dict[str, TeamSums], dict[str, Windows]]:
-        """Every team's sums at a boundary: all owned partitions computed at that very
-        boundary (once per boundary), plus the newest snapshot of every other partition.
-
-        Figures at a boundary only count what happened before it, so computing them once
-        for all owned partitions gives the same baseline to every rep, whichever
-        partition's tick comes first.
-        """
+    def local_sums_at(self, as_of: float) -> dict[int, dict[str, TeamSums]]:
+        """This process's partitions' team sums at a boundary (computed once per boundary,
+        with the windows the judging then reuses). What a partition publishes for the
+        others to judge the same boundary with."""
         if self._teams_cache is None or self._teams_cache[0] != as_of:
             windows: dict[str, Windows] = {}
+            local: dict[int, dict[str, TeamSums]] = {}
             for partition in sorted(self.rep_ids):
-                self.team_sums[partition] = (
-                    as_of,
-                    self.local_team_sums(partition, as_of, windows),
-                )
-            total: dict[str, TeamSums] = {}
-            parts = [sums for _, sums in self.team_sums.values()]
-            parts += [s.teams for p, s in self.view.rep_snapshots.items() if p not in self.rep_ids]
+                local[partition] = self.local_team_sums(partition, as_of, windows)
+                self.team_sums[partition] = (as_of, local[partition])
+            self._teams_cache = (as_of, local, windows, None)
+        return self._teams_cache[1]
+
+    def teams_at(self, as_of: float) -> tuple[dict[str, TeamSums], dict[str, Windows]]:
+        """Every team's sums at a boundary: this process's partitions computed at that very
+        boundary, plus every other partition's sums at the same boundary (from the shared
+        view: the caller waits until they are there, see Processor).
+
+        Figures at a boundary only count what happened before it, so every rep of a team
+        is compared with the same baseline, wherever and whenever it is judged.
+        """
+        self.local_sums_at(as_of)
+        assert self._teams_cache is not None
+        _, local, windows, total = self._teams_cache
+        if total is None:
+            total = {}
+            parts = list(local.values())
+            parts += [
+                sums
+                for (p, moment), sums in self.view.team_sums.items()
+                if moment == as_of and p not in local
+            ]
             for part in parts:
                 for team, sums in part.items():
                     total.setdefault(team, TeamSums()).add(sums)
-            self._teams_cache = (as_of, total, windows)
-        return self._teams_cache[1], self._teams_cache[2]
+            self._teams_cache = (as_of, local, windows, total)
+            for key in [k for k in self.view.team_sums if k[1] < as_of - DAY]:
+                del self.view.team_sums[key]
+        return total, windows
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Judge every rep of the partition at every boundary up to ``now``; prune old state.

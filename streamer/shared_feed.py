@@ -35,6 +35,7 @@ class SharedFeed:
         self.stats_topic = stats_topic
         self.org_topic = settings.topics.org
         self.caught_up = asyncio.Event()
+        self.changed = asyncio.Event()  # set whenever a partition's snapshot came in
         self.positions: dict[str, int] = {}  # "topic:partition" -> next offset to read
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -89,11 +90,16 @@ class SharedFeed:
         if value is None:
             return
         if topic == self.stats_topic:
-            kind = RepPartitionSnapshot if key and key.startswith(b"r") else PartitionSnapshot
+            # p<n>: a deal partition; r<n>: a rep partition's newest team sums;
+            # t<n>@<boundary>: a rep partition's team sums at one boundary
+            rep_side = bool(key) and key[:1] in (b"r", b"t")
+            kind = RepPartitionSnapshot if rep_side else PartitionSnapshot
             try:
-                self.view.put_snapshot(kind.from_wire(json.loads(value)))
+                snapshot = kind.from_wire(json.loads(value))
+                self.view.put_snapshot(snapshot, at_boundary=bool(key) and key[:1] == b"t")
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("partition_stats_unreadable", key=key, error=str(error))
+            self.changed.set()
             return
         try:
             event = parse_event(value)

@@ -40,7 +40,8 @@ from faust.streams import _current_event
 from faust.types import TP, Message
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .engine import DealEngine, SharedView
+from .engine import DealEngine, RepPartitionSnapshot, SharedView
+from .event_time import floor_to
 from .faust_fastpath import THROUGHPUT_SETTINGS
 from .faust_fastpath import install as install_fast_path
 from .kafka_admin import TopicLayout, client_options
@@ -57,6 +58,7 @@ from .shared_feed import SharedFeed
 from .state.activity import ActivityDay
 from .state.deal import DealState
 from .state.rep import RepState
+from .timeutil import DAY
 
 __all__ = ["CodecTable", "Worker", "batched_writes", "build_worker", "dead_letter_headers"]
 
@@ -471,6 +473,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     offset=dead.offset,
                     error=dead.error,
                 )
+        for partition, boundary, sums in out.team_sums:
+            wire = RepPartitionSnapshot(partition, boundary, sums).to_wire()
+            key = f"t{partition}@{boundary!r}".encode()
+            await stats_topic.send(key=key, value=json.dumps(wire).encode())
         for (metric, label), n in out.counts.items():
             if metric == "alert":
                 rule, status = label.split(":", 1)
@@ -509,6 +515,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         for store in stores:
             store.end_batch()
         await send_bounds(force=side is None and role is None)
+        await publish_deal_snapshots(eager=True)
         return [m for m in out.done if m is not None]
 
     topics_in = [names.deals, names.activities, names.quotas, names.org, *sides]
@@ -544,20 +551,47 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             for partition in range(count):
                 await topic.send(value=value, partition=partition)
 
+    snapshot_day = [float("-inf")]  # the day of what the deal snapshots last said
+
+    async def publish_deal_snapshots(eager: bool) -> None:
+        """The deal partitions' stage statistics and how far they are processed. Eagerly
+        (after a batch) only when the processed day moved on: other workers' deal sides
+        wait for it (Processor._stats_cap), a day at a time."""
+        processed = processor.deal_processed()
+        day = floor_to(processed, DAY) if processed != float("-inf") else processed
+        if eager and (day <= snapshot_day[0] or not processor.stalls_on):
+            return
+        snapshot_day[0] = day
+        processed_wire = None if processed in (float("-inf"), float("inf")) else processed
+        for p in sorted(deals.owned):
+            wire = deals.snapshot(p, processed_wire).to_wire()
+            if published.get(f"p{p}") != wire:
+                await stats_topic.send(key=f"p{p}".encode(), value=json.dumps(wire).encode())
+                published[f"p{p}"] = wire
+
     @app.timer(interval=settings.stats_publish_interval_seconds)
     async def publish_partition_stats() -> None:
-        processed = processor.deal_processed()
-        processed_wire = None if processed == float("-inf") else processed
-        snapshots: list[tuple[str, dict[str, Any]]] = [
-            (f"p{p}", deals.snapshot(p, processed_wire).to_wire()) for p in sorted(deals.owned)
-        ]
-        snapshots += [(f"r{p}", reps.snapshot(p).to_wire()) for p in sorted(reps.owned)]
-        for key, wire in snapshots:
-            if published.get(key) != wire:
-                await stats_topic.send(key=key.encode(), value=json.dumps(wire).encode())
-                published[key] = wire
+        await publish_deal_snapshots(eager=False)
+        for p in sorted(reps.owned):
+            wire = reps.snapshot(p).to_wire()
+            if published.get(f"r{p}") != wire:
+                await stats_topic.send(key=f"r{p}".encode(), value=json.dumps(wire).encode())
+                published[f"r{p}"] = wire
         export_gauges()
         publish_rounds[0] += 1
+
+    @app.task
+    async def wake_on_shared_facts() -> None:
+        """What other workers publish can let this one go on (their processed days, their
+        team sums at a boundary): a tick to one of its own partitions runs the processor."""
+        while True:
+            await feed.changed.wait()
+            feed.changed.clear()
+            owned = sorted(processor.deal_parts)
+            if owned:
+                await deal_ticks.send(value=b"{}", partition=owned[0])
+            elif processor.rep_parts:
+                await rep_ticks.send(value=b"{}", partition=min(processor.rep_parts))
 
     def rule_time() -> float | None:
         moment = processor.rep_frontier.value
@@ -594,6 +628,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
         lost_deals, lost_reps = side_partitions(revoked)
         processor.revoke(lost_deals, lost_reps)
+        processor.forget_sources(
+            f"{roles[tp.topic]}:{tp.partition}" for tp in revoked if tp.topic in roles
+        )
         if lost_reps:
             rep_store.forget()
             bucket_store.forget()
@@ -648,6 +685,11 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     "rep": processor.rep_frontier.value,
                 },
                 "waiting_for": processor.rep_frontier.lagging()[:20],
+                "deal_cap": processor._stats_cap(),  # noqa: SLF001
+                "deal_processed": processor.deal_processed(),
+                "rep_judged": processor.rep_judged,
+                "snapshots": {p: s.processed for p, s in view.snapshots.items()},
+                "team_sums": len(view.team_sums),
                 "unsent": app.producer.buffer.size if app.producer else 0,
                 "publish_rounds": publish_rounds[0],
                 "shared_view": feed.positions,
