@@ -19,6 +19,8 @@ import asyncio
 import itertools
 import json
 import time
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +38,12 @@ from .kafka_helpers import WorkerProcess, isolated_settings
 
 __all__ = [
     "Comparison",
+    "Drained",
     "SimLine",
     "Written",
     "assert_same_alerts",
     "compare",
     "group_members",
-    "input_progress",
     "oracle_settings",
     "produce_lines",
     "read_topic",
@@ -163,7 +165,7 @@ class _Broker:
     group's committed offsets and members."""
 
     def __init__(self, settings: Settings) -> None:
-        self.group = settings.app_id
+        self.group_id = settings.app_id
         self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
@@ -195,13 +197,15 @@ class _Broker:
 
     async def committed(self) -> dict[TopicPartition, int]:
         """The group's committed offsets (the next offset to read), every topic it commits."""
-        offsets = await self.admin.list_consumer_group_offsets(self.group)
+        offsets = await self.admin.list_consumer_group_offsets(self.group_id)
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
-    async def members(self) -> int:
-        (response,) = await self.admin.describe_consumer_groups([self.group])
+    async def group(self) -> tuple[str, int]:
+        """The worker group's state (``Stable``, ``PreparingRebalance``, ...) and members."""
+        (response,) = await self.admin.describe_consumer_groups([self.group_id])
         (group,) = response.groups
-        return len(group[5])  # (error_code, group_id, state, protocol_type, protocol, members)
+        # (error_code, group_id, state, protocol_type, protocol, members)
+        return str(group[2]), len(group[5])
 
 
 async def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
@@ -248,18 +252,10 @@ def input_topics(settings: Settings) -> list[str]:
     return [getattr(settings.topics, role) for role in INPUT_ROLES]
 
 
-async def input_progress(settings: Settings) -> tuple[int, int]:
-    """(messages of the input topics the worker group has committed, messages on them)."""
-    async with _Broker(settings) as broker:
-        ends = await broker.ends(input_topics(settings))
-        committed = await broker.committed()
-    return sum(min(committed.get(tp, 0), end) for tp, end in ends.items()), sum(ends.values())
-
-
 async def group_members(settings: Settings) -> int:
     """Members of the worker group right now."""
     async with _Broker(settings) as broker:
-        return await broker.members()
+        return (await broker.group())[1]
 
 
 def _check_alive(workers: Sequence[WorkerProcess]) -> None:
@@ -269,6 +265,31 @@ def _check_alive(workers: Sequence[WorkerProcess]) -> None:
             raise AssertionError(
                 f"worker exited with {worker.proc.returncode} while draining:\n{worker.tail()}"
             )
+
+
+def _ready(workers: Sequence[WorkerProcess]) -> bool:
+    """Every worker answers ``/ready`` with 200 (a worker without the page counts as ready)."""
+    for worker in workers:
+        url = f"http://127.0.0.1:{worker.settings.web_port}/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=5):  # noqa: S310
+                pass
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+async def _settled(broker: _Broker, workers: Sequence[WorkerProcess]) -> tuple[bool, str]:
+    """Whether the worker group is Stable with one member per worker process and every
+    worker answers ``/ready``; and the group's state and members, to report."""
+    state, members = await broker.group()
+    settled = (
+        state == "Stable" and members == len(workers) and await asyncio.to_thread(_ready, workers)
+    )
+    return settled, f"group {state} with {members} members"
 
 
 def _behind(ends: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> int:
@@ -281,24 +302,19 @@ async def _input_ends(broker: _Broker, settings: Settings) -> dict[TopicPartitio
     return ends
 
 
-async def wait_consumed(
-    settings: Settings, workers: Sequence[WorkerProcess], timeout: float = 120.0
-) -> None:
-    """Until the worker group has committed every input topic to its end (no quiet wait:
-    alerts may still follow; see :func:`wait_drained`)."""
-    deadline = time.monotonic() + timeout
-    async with _Broker(settings) as broker:
-        while True:
-            _check_alive(workers)
-            behind = _behind(await _input_ends(broker, settings), await broker.committed())
-            if behind == 0:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"inputs not consumed after {timeout}s: {behind} messages behind\n"
-                    f"{workers[0].tail()}"
-                )
-            await asyncio.sleep(0.3)
+@dataclass(frozen=True)
+class Drained:
+    """How a drain ended: its seconds, and the input messages the group never committed
+    (0 unless the committed offsets stalled short of the end; see :func:`wait_drained`)."""
+
+    seconds: float
+    uncommitted: int
+
+    def __str__(self) -> str:
+        return (
+            f"drained in {self.seconds:.1f}s, input messages left uncommitted by the "
+            f"worker group: {self.uncommitted:,}"
+        )
 
 
 async def wait_drained(
@@ -307,75 +323,126 @@ async def wait_drained(
     *,
     timeout: float = 240.0,
     quiet_seconds: float = 6.0,
-) -> float:
-    """Wait until the workers have finished with everything produced so far; return the
-    seconds it took. The one place that decides "drained": adapt it here if the worker
-    changes.
+    stall_seconds: float = 20.0,
+) -> Drained:
+    """Wait until the workers have finished with everything produced so far. The one place
+    that decides "drained": adapt it here if the worker changes.
 
-    Drained means, all at once:
+    It asks the broker, and the workers' documented ``/ready`` page, nothing else: no
+    internal topic by name, no other page. Drained means, all at once:
 
-    1. the worker group (``settings.app_id``) has committed every partition of the input
-       topics to its end offset (a worker commits an offset once it has processed it);
-    2. every other partition the group commits offsets for (whatever internal topics the
-       worker uses, found by asking the broker, not by name) is committed at least to the
-       end offset it had when (1) first held, so what the inputs caused internally has
-       been processed too;
-    3. the alerts topic has not grown for ``quiet_seconds`` since (1) and (2) held (an
-       alert may trail the commit of its cause, and a worker judges time on a timer).
+    1. the worker group (``settings.app_id``) is Stable with one member per worker
+       process, and every worker answers ``/ready`` (no rebalance or recovery under way);
+    2. the group has committed every partition of the input topics to its end offset (a
+       worker commits a record once it has processed it and handed its effects over);
+    3. every other partition the group commits (whatever internal topics the worker
+       uses) is committed at least to the end offset it had when (2) first held, so
+       what the inputs caused internally has been processed too;
+    4. the alerts topic has not grown for ``quiet_seconds`` while (1)-(3) held.
 
-    The worker processes must stay alive throughout.
+    If the group's committed input offsets stop short of the end, while (1) holds and
+    neither they nor the alerts topic move for ``stall_seconds``, the workers are taken
+    as drained all the same, and :attr:`Drained.uncommitted` says how many input
+    messages were never committed (the worker before the issue-10 restructure left a
+    few at the end of a partition after a rebalance or restart, however long it idled).
     """
     started = time.monotonic()
     deadline = started + timeout
     inputs = input_topics(settings)
-    snapshot: dict[TopicPartition, int] | None = None  # other topics' ends when (1) held
-    settled_since: float | None = None  # since when (1) and (2) hold
-    alerts_end, grew_at = -1, started
+    snapshot: dict[TopicPartition, int] | None = None  # other topics' ends when (2) held
+    last: tuple[int, int, bool] | None = None  # (alerts end, inputs committed, (3) holds)
+    since = started  # since when ``last`` and (1) have held
     async with _Broker(settings) as broker:
         while True:
             _check_alive(workers)
             now = time.monotonic()
             ends = await _input_ends(broker, settings)
             committed = await broker.committed()
-            end_now = sum((await broker.ends([settings.topics.alerts])).values())
-            if end_now != alerts_end:
-                alerts_end, grew_at = end_now, now
-            if _behind(ends, committed) > 0:
-                snapshot = settled_since = None
-            else:
-                if snapshot is None:
-                    snapshot = await broker.ends({tp.topic for tp in committed} - set(inputs))
-                if _behind(snapshot, committed) == 0:
-                    settled_since = settled_since or now
-                    if now - max(settled_since, grew_at) >= quiet_seconds:
-                        return now - started
+            alerts = sum((await broker.ends([settings.topics.alerts])).values())
+            settled, group = await _settled(broker, workers)
+            behind = _behind(ends, committed)
+            if behind == 0 and snapshot is None:
+                snapshot = await broker.ends({tp.topic for tp in committed} - set(inputs))
+            elif behind > 0:
+                snapshot = None
+            others_done = snapshot is not None and _behind(snapshot, committed) == 0
+            current = (alerts, sum(ends.values()) - behind, others_done)
+            if current != last or not settled:
+                last, since = current, now
+            elif others_done:
+                if now - since >= quiet_seconds:
+                    return Drained(now - started, 0)
+            elif behind > 0 and now - since >= stall_seconds:
+                return Drained(now - started, behind)
             if now > deadline:
                 raise AssertionError(
-                    f"workers not drained after {timeout}s: inputs behind by "
-                    f"{_behind(ends, committed)}, other topics by "
-                    f"{_behind(snapshot or {}, committed)}, {alerts_end} alerts so far\n"
+                    f"workers not drained after {timeout}s: {group}, inputs uncommitted "
+                    f"{behind}, other topics behind "
+                    f"{_behind(snapshot or {}, committed)}, {alerts} alerts so far\n"
                     + "\n".join(f"--- {w.log_path.name} ---\n{w.tail(30)}" for w in workers)
                 )
             await asyncio.sleep(0.5)
 
 
-async def wait_for_alerts(
-    settings: Settings, workers: Sequence[WorkerProcess], at_least: int, timeout: float = 180.0
-) -> tuple[int, int, int]:
-    """Until the alerts topic holds ``at_least`` messages, or the worker group has committed
-    every input to its end, whichever comes first; return (alert messages, input messages
-    committed, input messages) at that moment."""
+async def wait_consumed(
+    settings: Settings, workers: Sequence[WorkerProcess], timeout: float = 120.0
+) -> None:
+    """Until the worker group has committed every input topic to its end, or its committed
+    offsets have stopped moving with the group Stable for a while (as in
+    :func:`wait_drained`, but without waiting for alerts that may follow)."""
     deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
     async with _Broker(settings) as broker:
         while True:
             _check_alive(workers)
+            now = time.monotonic()
+            ends = await _input_ends(broker, settings)
+            behind = _behind(ends, await broker.committed())
+            settled, _ = await _settled(broker, workers)
+            if behind == 0:
+                return
+            if behind != last or not settled:
+                last, since = behind, now
+            elif now - since >= 10.0:
+                return
+            if now > deadline:
+                raise AssertionError(
+                    f"inputs not consumed after {timeout}s: {behind} messages behind\n"
+                    f"{workers[0].tail()}"
+                )
+            await asyncio.sleep(0.3)
+
+
+async def wait_for_alerts(
+    settings: Settings,
+    workers: Sequence[WorkerProcess],
+    at_least: int,
+    *,
+    timeout: float = 180.0,
+    idle_seconds: float = 10.0,
+) -> tuple[int, int, int]:
+    """Until the alerts topic holds ``at_least`` messages, or it and the group's committed
+    input offsets have not moved for ``idle_seconds`` with the group settled (the workers
+    are done without reaching it); return (alert messages, input messages committed,
+    input messages)."""
+    deadline = time.monotonic() + timeout
+    last: tuple[int, int] | None = None
+    since = time.monotonic()
+    async with _Broker(settings) as broker:
+        while True:
+            _check_alive(workers)
+            now = time.monotonic()
             alerts = sum((await broker.ends([settings.topics.alerts])).values())
             ends = await _input_ends(broker, settings)
-            committed = await broker.committed()
-            done = sum(min(committed.get(tp, 0), end) for tp, end in ends.items())
-            if alerts >= at_least or done == sum(ends.values()):
-                return alerts, done, sum(ends.values())
-            if time.monotonic() > deadline:
+            total = sum(ends.values())
+            done = total - _behind(ends, await broker.committed())
+            if alerts >= at_least:
+                return alerts, done, total
+            if (alerts, done) != last or not (await _settled(broker, workers))[0]:
+                last, since = (alerts, done), now
+            elif now - since >= idle_seconds:
+                return alerts, done, total
+            if now > deadline:
                 raise AssertionError(
                     f"no {at_least} alerts after {timeout}s ({alerts} so far)\n{workers[0].tail()}"
                 )
@@ -492,6 +559,6 @@ def assert_same_alerts(replayed: Replayed, written: Written, what: str) -> Compa
     assert replayed.alerts, "replay gave no alerts: the comparison would prove nothing"
     result = compare(replayed, written)
     print(f"\n{what}\n{result.report()}")
-    assert not result.foreign_status, f"{what}: a status replay never gave\n{result.report()}"
+    # equal sets also mean no alert_id has a status replay never gave it (reported apart)
     assert result.same, f"{what}: the workers' alerts differ from replay's\n{result.report()}"
     return result

@@ -67,8 +67,11 @@ async def drain_backlog(make_worker, tmp_path: Path, backlog, workers: int, time
     await oracle.produce_lines(settings, lines)
     started = time.monotonic()
     running = start_workers(make_worker, settings, workers)
-    await oracle.wait_drained(settings, running, timeout=timeout)
-    print(f"\n{len(lines):,} events drained by {workers} in {time.monotonic() - started:.1f}s")
+    drained = await oracle.wait_drained(settings, running, timeout=timeout)
+    print(
+        f"\n{len(lines):,} events, {workers} worker(s), {time.monotonic() - started:.1f}s "
+        f"from start; {drained}"
+    )
     assert await oracle.group_members(settings) == workers, "every worker is in the group"
     written = await oracle.read_written(settings)
     oracle.assert_same_alerts(
@@ -93,8 +96,9 @@ async def test_backlog_drained_through_sigkills_loses_nothing(make_worker, tmp_p
     await ensure_topics(settings)
     await oracle.produce_lines(settings, lines)
     rng = random.Random(SEED)
-    # the moments: when the alerts topic holds these shares of replay's alert count
-    shares = sorted(rng.uniform(0.1, 0.8) for _ in range(KILLS))
+    # the moments: when the alerts topic holds these shares of replay's alert count, one
+    # drawn in each of KILLS equal spans between 5% and 85%
+    shares = [0.05 + 0.8 * (k + rng.random()) / KILLS for k in range(KILLS)]
     (worker,) = start_workers(make_worker, settings, 1)
     moments, written_before = [], 0
     for share in shares:
@@ -105,8 +109,8 @@ async def test_backlog_drained_through_sigkills_loses_nothing(make_worker, tmp_p
         moments.append(f"{alerts:,} alerts written, inputs committed {done:,}/{total:,}")
         written_before = alerts
         worker.start()
-    await oracle.wait_drained(settings, [worker], timeout=240)
-    print("\nkilled at: " + "; ".join(moments))
+    drained = await oracle.wait_drained(settings, [worker], timeout=240)
+    print(f"\nkilled at: {'; '.join(moments)}\nafter the last restart: {drained}")
     written = await oracle.read_written(settings)
     oracle.assert_same_alerts(
         expected, written, f"backlog of {len(lines):,} events, {KILLS} SIGKILLs while draining"
@@ -133,8 +137,8 @@ async def test_traffic_flowing_while_the_worker_is_down_for_a_day(make_worker, t
         if i == down:
             worker.start()
         await oracle.wait_consumed(settings, [worker])
-    await oracle.wait_drained(settings, [worker], timeout=240)
-    print(f"\nstopped before day {down + 1} of {len(days)} ({len(days[down]):,} events)")
+    drained = await oracle.wait_drained(settings, [worker], timeout=240)
+    print(f"\ndown for day {down + 1} of {len(days)} ({len(days[down]):,} events); {drained}")
     written = await oracle.read_written(settings)
     oracle.assert_same_alerts(
         expected, written, f"{len(lines):,} events a day at a time, down for day {down + 1}"
