@@ -435,11 +435,8 @@ class Exchange:
 
     def buffered(self) -> list[Any]:
         """The records still waiting in the processor's buffers (taken out of them)."""
-        keep_none = lambda record: False  # noqa: E731
-        return [
-            *self.processor.deal_buffer.drop(keep_none),
-            *self.processor.rep_buffer.drop(keep_none),
-        ]
+        buffers = (self.processor.deal_buffer, self.processor.rep_buffer)
+        return [record for buffer in buffers for record in buffer.drop(lambda _: False)]
 
 
 exchange_st = st.fixed_dictionaries(
