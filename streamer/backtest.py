@@ -146,9 +146,15 @@ def _iso(t: float) -> str:
 
 
 def run_backtest(
-    settings: Settings, lines: Iterable[bytes], *, label: str, flap_seconds: float
+    settings: Settings,
+    lines: Iterable[bytes],
+    *,
+    label: str,
+    flap_seconds: float,
+    progress: Callable[[int], None] | None = None,
 ) -> BacktestRun:
-    """Replay ``lines`` with ``settings`` and measure every rule."""
+    """Replay ``lines`` with ``settings`` and measure every rule; ``progress`` is told
+    the count of lines read every 5,000."""
     changes: list[AlertChange] = []
 
     def keep(alert: Alert) -> None:
@@ -157,9 +163,11 @@ def run_backtest(
     began = time.monotonic()
     replay = Replay(settings, emit=keep)
     facts = EventFacts()
-    for line in lines:
+    for n, line in enumerate(lines, 1):
         facts.read(line)
         replay.feed_line(line)
+        if progress is not None and n % 5_000 == 0:
+            progress(n)
     replay.finish()
     population = facts.population()
     names = rule_names()
@@ -368,7 +376,17 @@ def run(settings: Settings, args: argparse.Namespace, out: IO[str] | None = None
     runs = []
     for label, config in configs:
         print(f"backtest: replaying {path} with the {label} settings", file=sys.stderr)
-        runs.append(run_backtest(config, lines(), label=label, flap_seconds=args.flap_minutes * 60))
+        last = [time.monotonic()]
+
+        def progress(n: int, label: str = label, last: list[float] = last) -> None:
+            if time.monotonic() - last[0] >= 5.0:
+                last[0] = time.monotonic()
+                print(f"backtest: {label}: {n:,} events", file=sys.stderr)
+
+        flap_seconds = args.flap_minutes * 60
+        runs.append(
+            run_backtest(config, lines(), label=label, flap_seconds=flap_seconds, progress=progress)
+        )
         print(f"backtest: {label} took {runs[-1].seconds:.1f}s", file=sys.stderr)
     print(table(str(path), args.flap_minutes, runs), file=out)
     data = report(str(path), args.flap_minutes, runs)
