@@ -125,6 +125,10 @@ class Frontier:
 
     sources: frozenset[str] = frozenset()
     lanes: dict[int, dict[str, Bound]] = field(default_factory=dict)
+    # the sources this process reads itself and takes records of straight into the side,
+    # not through a lane: bounded by what this very process has read of them (a bound
+    # another incarnation left on a lane does not cover what it had only buffered)
+    local: dict[str, Bound] = field(default_factory=dict)
     value: float = NEVER
 
     def set_sources(self, sources: Iterable[str]) -> None:
@@ -153,6 +157,10 @@ class Frontier:
                 return None
             at = min(at, bound.at)
             idle = idle and bound.idle
+        own = self.local.get(source)
+        if own is not None:
+            at = min(at, own.at)
+            idle = idle and own.idle
         return None if at == math.inf else Bound(at, idle)
 
     def advance(self, wall: float | None = None, lateness: float = 0.0) -> float:

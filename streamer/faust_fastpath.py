@@ -99,6 +99,11 @@ class FastPathConsumer(AIOKafkaConsumer):
     batch_handlers: Mapping[str, BatchHandler] = {}
     max_batch: int = MAX_BATCH
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: dict[TP, set[int]] = {}  # offsets handed to a handler, not done yet
+        self._waiting: dict[TP, list[Message]] = {}  # done, behind a held one
+
     async def _fetch(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """Faust's ``getmany``, but the records of a batch topic's partition come as one
         list of messages (first, in chunks of ``max_batch``), the others one by one."""
@@ -191,18 +196,48 @@ class FastPathConsumer(AIOKafkaConsumer):
             raise
         finally:
             _current_event.reset(token)
+        held = self._held.setdefault(tp, set())
         for message in messages:
             # held by the handler until processed: acked then, through ``done``; a
             # rebalance must not wait for them (they are read again by the next owner)
             unacked.discard(message)
-        by_tp: dict[TP, list[Message]] = {}
-        for message in done:
-            by_tp.setdefault(message.tp, []).append(message)
-        for done_tp, done_messages in by_tp.items():
-            self._ack_batch(done_tp, done_messages)
+            held.add(message.offset)
+        self._release(done)
         self._read_offset[tp] = last.offset
         self.app.monitor.stream_inbound_time[tp] = monotonic()
         return True
+
+    def _release(self, done: list[Message]) -> None:
+        """Ack the done messages that no held message precedes in their partition.
+
+        Faust commits the end of the first run of consecutive acked offsets, whatever
+        precedes it: acking a message while an earlier one is still held by a handler
+        would commit past the held one, and a crash would lose it. So a done message
+        waits until every earlier message of its partition is done too."""
+        touched: set[TP] = set()
+        for message in done:
+            tp = message.tp
+            held = self._held.get(tp)
+            if held is None or message.offset not in held:
+                continue  # from before a rebalance: read again by whoever owns it now
+            held.discard(message.offset)
+            self._waiting.setdefault(tp, []).append(message)
+            touched.add(tp)
+        for tp in touched:
+            waiting = self._waiting[tp]
+            held = self._held[tp]
+            first_held = min(held) if held else None
+            ready = [m for m in waiting if first_held is None or m.offset < first_held]
+            if ready:
+                self._waiting[tp] = [m for m in waiting if m not in ready]
+                self._ack_batch(tp, ready)
+
+    def forget(self, tps: set[TP]) -> None:
+        """Partitions given away: what was held or waiting of them is read again by the
+        next owner, never acked here."""
+        for tp in tps:
+            self._held.pop(tp, None)
+            self._waiting.pop(tp, None)
 
     def _ack_batch(self, tp: TP, messages: list[Message]) -> None:
         """``Consumer.ack`` for every message of one partition's batch, in one step."""

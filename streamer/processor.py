@@ -381,7 +381,9 @@ class Processor:
             )
             out.done.append(handle)
             return
-        self._push(DEAL if side == "deal" else REP, event, partition, at, origin, ticket, True)
+        # an event of its own (sub-index 0), not an activity's touch of a deal: counted
+        counted = sub == 0
+        self._push(DEAL if side == "deal" else REP, event, partition, at, origin, ticket, counted)
 
     def _push(
         self,
@@ -430,6 +432,18 @@ class Processor:
         for p in sorted(self.deal_parts):
             wire[f"{_DEAL_SOURCE}{p}"] = processed
         return wire
+
+    def read_locally(self, idle: Mapping[str, bool]) -> None:
+        """The input partitions this process reads (source -> caught up): those whose
+        records its sides take directly (a side's own topic) are bounded by what it has
+        read of them itself, as well as by the bounds on the lanes."""
+        direct = {"deals": self.deal_frontier, "activities": self.rep_frontier}
+        for frontier in direct.values():
+            frontier.local.clear()
+        for source, caught_up in idle.items():
+            frontier = direct.get(source.split(":", 1)[0])
+            if frontier is not None:
+                frontier.local[source] = Bound(self.marks.mark(source) - self.lateness, caught_up)
 
     def deal_processed(self) -> float:
         """Every deal-side record before this moment is processed (its summaries sent)."""

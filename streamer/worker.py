@@ -42,7 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .engine import DealEngine, RepPartitionSnapshot, SharedView
 from .event_time import floor_to
-from .faust_fastpath import THROUGHPUT_SETTINGS
+from .faust_fastpath import THROUGHPUT_SETTINGS, FastPathConsumer
 from .faust_fastpath import install as install_fast_path
 from .kafka_admin import TopicLayout, client_options
 from .kpi_export import KpiExporter
@@ -405,16 +405,17 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     publish_rounds = [0]  # completed publications of this worker's snapshots
     bounds_sent: dict[str, Any] = {"wire": None, "at": 0.0}
 
-    def caught_up(tp: TP) -> bool:
-        consumer = app.consumer
-        highwater = consumer.highwater(tp) if consumer else None
-        if highwater is None:
-            return False
+    def next_offset(tp: TP) -> int:
+        """The next offset to read: after the last one read, or the committed one."""
         read = offsets.get(tp)
         if read is not None:
-            return read + 1 >= highwater
-        committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - no public way
-        return highwater == 0 or (committed is not None and committed >= highwater)
+            return read + 1
+        committed = app.consumer._committed_offset.get(tp) if app.consumer else None  # noqa: SLF001 - no public way
+        return committed or 0
+
+    def caught_up(tp: TP) -> bool:
+        highwater = app.consumer.highwater(tp) if app.consumer else None
+        return highwater is not None and next_offset(tp) >= highwater
 
     def idle_sources() -> dict[str, bool]:
         """Each input partition this worker reads -> whether it has nothing left to read."""
@@ -505,6 +506,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
                 offsets[tp] = messages[-1].offset
             if feed.caught_up.is_set():  # routing facts and baselines first
+                processor.read_locally(idle_sources())
                 processor.advance(time.time())
             out = processor.take()
             await deliver(out)
@@ -516,7 +518,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             store.end_batch()
         await send_bounds(force=side is None and role is None)
         await publish_deal_snapshots(eager=True)
-        return [m for m in out.done if m is not None]
+        done = [m for m in out.done if m is not None]
+        if role is None and side is None:
+            done += messages  # ticks: a wake-up, done once the run they caused is
+        return done
 
     topics_in = [names.deals, names.activities, names.quotas, names.org, *sides]
     install_fast_path(
@@ -640,6 +645,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             published.pop(f"r{partition}", None)
         for tp in revoked:
             offsets.pop(tp, None)
+        consumer = app.consumer
+        if isinstance(consumer, FastPathConsumer):
+            consumer.forget(revoked)
 
     @app.task
     async def run_feed() -> None:
@@ -671,7 +679,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 continue
             highwater = app.consumer.highwater(tp)
             if highwater is not None:
-                lag += max(0, highwater - (offsets.get(tp, -1) + 1))
+                lag += max(0, highwater - next_offset(tp))
         processed = {f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()}
         return web.json(
             {

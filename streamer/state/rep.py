@@ -236,6 +236,9 @@ class RepState:
     bucket_days: tuple[float, ...] = ()
     first_seen: float | None = None
     episodes: Mapping[str, RepEpisode] = field(default_factory=dict)
+    # deals handed to another rep -> the revision that handed them over: an older
+    # revision of the deal seen afterwards (out of order) must not bring it back
+    released: Mapping[str, int] = field(default_factory=dict)
 
     def event_team(self) -> str | None:
         return self.team_id[0] if self.team_id else None
@@ -256,6 +259,7 @@ class RepState:
             "b": list(self.bucket_days),
             "f": self.first_seen,
             "e": {k: [e.alert_id, e.started_at, e.severity] for k, e in self.episodes.items()},
+            **({"x": dict(self.released)} if self.released else {}),
         }
 
     @classmethod
@@ -271,6 +275,7 @@ class RepState:
             bucket_days=tuple(data["b"]),
             first_seen=data.get("f"),
             episodes={k: RepEpisode(*v) for k, v in data["e"].items()},
+            released={k: int(v) for k, v in data.get("x", {}).items()},
         )
 
 
@@ -283,6 +288,7 @@ def _with(
     leads: Mapping[str, LeadEntry] | EllipsisType = ...,
     bucket_days: tuple[float, ...] | EllipsisType = ...,
     first_seen: float | None | EllipsisType = ...,
+    released: Mapping[str, int] | EllipsisType = ...,
 ) -> RepState:
     """``dataclasses.replace`` for the fields events change, without its introspection
     (it runs for nearly every event)."""
@@ -296,6 +302,7 @@ def _with(
         state.bucket_days if bucket_days is ... else bucket_days,  # type: ignore[arg-type]
         state.first_seen if first_seen is ... else first_seen,  # type: ignore[arg-type]
         state.episodes,
+        state.released if released is ... else released,  # type: ignore[arg-type]
     )
 
 
@@ -316,21 +323,32 @@ def _seen(state: RepState, at: float, team_id: str | None, event_id: str) -> Rep
 def apply_summary(
     state: RepState | None, rep_id: str, summary: DealSummary, partition: int
 ) -> tuple[RepState, bool]:
-    """Keep the newest revision of the deal for this rep (dropping it when it changed owner)."""
+    """Keep the newest revision of the deal for this rep (dropping it when it changed
+    owner). A revision no newer than one already seen changes nothing, also after the
+    deal was handed over (the hand-over is remembered), so any order of delivery gives
+    the state of the newest revision."""
     state = _new(state, rep_id, partition)
-    current = state.deals.get(summary.deal_id)
+    deal_id = summary.deal_id
+    current = state.deals.get(deal_id)
     if current is not None and current.revision >= summary.revision:
         return state, False
-    deals = dict(state.deals)
-    if summary.rep_id == rep_id:
-        deals[summary.deal_id] = summary
-    elif current is None:
+    handed = state.released.get(deal_id)
+    if handed is not None and handed >= summary.revision:
         return state, False
+    deals = dict(state.deals)
+    released = state.released
+    if summary.rep_id == rep_id:
+        deals[deal_id] = summary
+        if handed is not None:
+            released = {k: v for k, v in released.items() if k != deal_id}
     else:
-        del deals[summary.deal_id]
+        deals.pop(deal_id, None)
+        released = {**released, deal_id: summary.revision}
+        if current is None:
+            return _with(state, released=released), True
     if summary.created_at is not None:
-        state = _seen(state, summary.created_at, summary.team_id, f"deal:{summary.deal_id}")
-    return _with(state, deals=deals), True
+        state = _seen(state, summary.created_at, summary.team_id, f"deal:{deal_id}")
+    return _with(state, deals=deals, released=released), True
 
 
 def apply_quota(state: RepState | None, event: QuotaSet, partition: int) -> tuple[RepState, bool]:

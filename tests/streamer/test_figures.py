@@ -174,11 +174,6 @@ def test_a_deal_handed_to_another_rep_leaves_the_old_owners_figures():
     assert not e.on_summary("rep-b", summary("d1", 1, rep_id="rep-a"), 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply_summary keeps no tombstone: a hand-over seen before the deal's earlier "
-    "revisions is forgotten, so the old owner keeps the deal (needs in-order delivery)",
-)
 def test_a_hand_over_seen_before_the_earlier_revisions_still_removes_the_deal():
     e = engine()
     e.on_summary("rep-a", summary("d1", 2, rep_id="rep-b"), 0)
@@ -351,8 +346,11 @@ def test_conversion_drop_and_win_rate_outlier_judge_against_the_whole_teams_figu
 
     def run(with_snapshot: bool) -> list:
         view = SharedView()
-        if with_snapshot:
-            view.put_snapshot(RepPartitionSnapshot.from_wire(other.snapshot(1).to_wire()))
+        if with_snapshot:  # the other partition's sums at each boundary judged here
+            for boundary in (AS_OF - DAY, AS_OF):
+                sums = other.local_sums_at(boundary)[1]
+                wire = RepPartitionSnapshot(1, boundary, sums).to_wire()
+                view.put_snapshot(RepPartitionSnapshot.from_wire(wire), at_boundary=True)
         mine = engine(settings, view)
         for s in closed_deals("rep-a", 4, 16, closed_at):  # 4 won of 20
             mine.on_summary("rep-a", s, 0)
