@@ -151,7 +151,7 @@ async def hubspot_webhook(request: web.Request) -> web.StreamResponse:
     if gw.gateway.public_url:
         uri = gw.gateway.public_url.rstrip("/") + request.raw_path
     else:
-        uri = str(request.url.with_path(request.raw_path, encoded=True))
+        uri = f"{request.scheme}://{request.host}{request.raw_path}"  # path and query as sent
     timestamp = request.headers.get("X-HubSpot-Request-Timestamp")
     if not hubspot_v3_valid(
         config.client_secret.get_secret_value(),

@@ -364,3 +364,30 @@ async def test_over_the_rate_limit_is_429(kafka_broker, tmp_path) -> None:
         assert status == 429, answer
         # a forged request is refused before it can spend the real sender's tokens
         assert (await post(settings, "/pipedrive", body, basic("x", "y")))[0] == 401
+
+
+async def test_hubspot_signs_the_url_it_called_with_its_query(kafka_broker, tmp_path) -> None:
+    settings = gateway_settings(tmp_path)
+    async with running(settings):
+        body = hs_body()
+        target = url(settings, "/hubspot?tenant=acme&x=a%3Ab")
+        signed = hs_sign(
+            HUBSPOT_SECRET,
+            "POST",
+            url(settings, "/hubspot?tenant=acme&x=a:b"),  # HubSpot decodes %3A before signing
+            body,
+            int(time.time() * 1000),
+        )
+        status, answer, _ = await post(settings, "/hubspot?tenant=acme&x=a%3Ab", body, signed)
+        assert status == 200, (target, answer)
+        public = gateway_settings(tmp_path, gateway={"public_url": "https://sp.example.com"})
+    async with running(public):
+        body = hs_body()
+        signed = hs_sign(
+            HUBSPOT_SECRET, "POST", "https://sp.example.com/hubspot", body, int(time.time() * 1000)
+        )
+        assert (await post(public, "/hubspot", body, signed))[0] == 200
+        wrong = hs_sign(
+            HUBSPOT_SECRET, "POST", url(public, "/hubspot"), body, int(time.time() * 1000)
+        )
+        assert (await post(public, "/hubspot", body, wrong))[0] == 401
