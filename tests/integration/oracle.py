@@ -323,7 +323,7 @@ async def wait_drained(
     *,
     timeout: float = 240.0,
     quiet_seconds: float = 6.0,
-    stall_seconds: float = 20.0,
+    stall_seconds: float = 12.0,
 ) -> Drained:
     """Wait until the workers have finished with everything produced so far. The one place
     that decides "drained": adapt it here if the worker changes.
@@ -343,8 +343,8 @@ async def wait_drained(
     If the group's committed input offsets stop short of the end, while (1) holds and
     neither they nor the alerts topic move for ``stall_seconds``, the workers are taken
     as drained all the same, and :attr:`Drained.uncommitted` says how many input
-    messages were never committed (the worker before the issue-10 restructure left a
-    few at the end of a partition after a rebalance or restart, however long it idled).
+    messages were left uncommitted (a worker that orders records by event time may hold
+    the newest of each partition, unprocessed and unacked, until newer ones arrive).
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -385,11 +385,17 @@ async def wait_drained(
 
 
 async def wait_consumed(
-    settings: Settings, workers: Sequence[WorkerProcess], timeout: float = 120.0
+    settings: Settings,
+    workers: Sequence[WorkerProcess],
+    *,
+    timeout: float = 120.0,
+    stall_seconds: float = 3.5,
 ) -> None:
     """Until the worker group has committed every input topic to its end, or its committed
-    offsets have stopped moving with the group Stable for a while (as in
-    :func:`wait_drained`, but without waiting for alerts that may follow)."""
+    input offsets have not moved for ``stall_seconds`` with the group settled (a worker
+    may keep the newest records of a partition uncommitted while it waits for time to
+    pass them). Paces a live feed; unlike :func:`wait_drained`, it does not wait for
+    the alerts that may follow."""
     deadline = time.monotonic() + timeout
     last, since = -1, time.monotonic()
     async with _Broker(settings) as broker:
@@ -403,7 +409,7 @@ async def wait_consumed(
                 return
             if behind != last or not settled:
                 last, since = behind, now
-            elif now - since >= 10.0:
+            elif now - since >= stall_seconds:
                 return
             if now > deadline:
                 raise AssertionError(
