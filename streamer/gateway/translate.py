@@ -165,31 +165,47 @@ def _deal(
         )
     moved = False
     stage = change.fields.get("stage")
-    if stage is not None and not change.created:
+    if stage is not None:
         stage = str(stage)
-        rule = _stage_rule(mapping, src, stage)
-        prior = after.stage_at(change.at_ms, strictly_before=True)
-        from_stage = prior[1] if prior is not None else change.previous.get("stage")
-        if from_stage is not None and str(from_stage) != stage:
-            moved = True
-            event_id = f"{base_id}:stage:{stage}:{change.at_ms}"
-            fields = {**common, "stage": rule.stage, "pipeline": rule.pipeline}
-            status = change.fields.get("status")
-            closed = rule.closed or (status if status in ("won", "lost") else None)
-            if closed == "won":
-                emits.append(Emit("deals", deal_id, DealWon(event_id=event_id, **fields)))
-            elif closed == "lost":
-                reason = after.value("lost_reason")
+        status = change.fields.get("status")
+        closing = status if status in ("won", "lost") else None
+        if not change.created:
+            prior = after.stage_at(change.at_ms, strictly_before=True)
+            from_stage = prior[1] if prior is not None else change.previous.get("stage")
+            if from_stage is not None and str(from_stage) != stage:
+                moved = True
                 emits.append(
-                    Emit("deals", deal_id, DealLost(event_id=event_id, reason=reason, **fields))
+                    _stage_event(
+                        base_id,
+                        change.at_ms,
+                        stage,
+                        str(from_stage),
+                        closing,
+                        common,
+                        after,
+                        mapping,
+                        src,
+                    )
                 )
-            else:
-                from_rule = _stage_rule(mapping, src, str(from_stage))
+        # a late notification of an earlier move can turn the next known mark into a move
+        # from this stage that no notification announced (it was no move when it came)
+        following = next((m for m in after.marks if m[0] > change.at_ms), None)
+        if following is not None and following[1] != stage:
+            prior = after.stage_at(following[0], strictly_before=True)
+            known = before.stage_at(following[0], strictly_before=True)
+            announced = known is not None and known[1] != following[1]
+            if prior is not None and prior[1] == stage and not announced:
                 emits.append(
-                    Emit(
-                        "deals",
-                        deal_id,
-                        DealStageChanged(event_id=event_id, from_stage=from_rule.stage, **fields),
+                    _stage_event(
+                        base_id,
+                        following[0],
+                        following[1],
+                        stage,
+                        None,
+                        common,
+                        after,
+                        mapping,
+                        src,
                     )
                 )
     status = change.fields.get("status")
@@ -235,6 +251,42 @@ def _deal(
             )
         )
     return Outcome(emits, after)
+
+
+def _stage_event(
+    base_id: str,
+    at_ms: int,
+    stage: str,
+    from_stage: str,
+    closing: str | None,
+    common: dict[str, Any],
+    record: Record,
+    mapping: SourceMapping,
+    source: str,
+) -> Emit:
+    """The move into ``stage`` at ``at_ms``: won or lost when the stage (or the CRM's status)
+    closes the deal, else a stage change."""
+    rule = _stage_rule(mapping, source, stage)
+    event_id = f"{base_id}:stage:{stage}:{at_ms}"
+    fields = {
+        **common,
+        "occurred_at": _when(at_ms),
+        "stage": rule.stage,
+        "pipeline": rule.pipeline,
+    }
+    deal_id = str(common["deal_id"])
+    closed = rule.closed or closing
+    if closed == "won":
+        return Emit("deals", deal_id, DealWon(event_id=event_id, **fields))
+    if closed == "lost":
+        reason = record.value("lost_reason")
+        return Emit("deals", deal_id, DealLost(event_id=event_id, reason=reason, **fields))
+    from_rule = _stage_rule(mapping, source, from_stage)
+    return Emit(
+        "deals",
+        deal_id,
+        DealStageChanged(event_id=event_id, from_stage=from_rule.stage, **fields),
+    )
 
 
 def _deal_common(

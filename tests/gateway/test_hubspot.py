@@ -4,6 +4,8 @@ owner and amount changes, engagements, repeats and disorder."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamer.gateway import hubspot
 from streamer.gateway.changes import Malformed
@@ -183,3 +185,61 @@ def test_broken_notifications_are_dead_lettered_one_by_one() -> None:
         "text",  # type: ignore[arg-type]
     )
     assert len(result.errors) == 4
+
+
+notification_changes = st.lists(
+    st.tuples(
+        st.integers(1, 20),  # day
+        st.sampled_from(["dealstage", "amount", "hubspot_owner_id", "closedate"]),
+        st.integers(0, 2),
+    ),
+    min_size=1,
+    max_size=10,
+)
+_VALUES = {
+    "dealstage": ["appointmentscheduled", "presentationscheduled", "contractsent"],
+    "amount": ["100", "2500.5", "0"],
+    "hubspot_owner_id": ["910", "910", "910"],
+    "closedate": ["2026-12-31", "1798675200000", "2027-01-15"],
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(notification_changes, st.randoms())
+def test_redelivered_requests_only_repeat_event_ids(changes, rnd) -> None:
+    """After a creation, HubSpot's requests in any order, then any of them again (HubSpot
+    retries): the repeats yield no event id that was not produced before."""
+    requests = [hs_body(*creation())] + [
+        hs_body(
+            hs_notification("deal.propertyChange", 123, T_MS + day * DAY, prop, _VALUES[prop][i])
+        )
+        for day, prop, i in changes
+    ]
+    first = Run()
+    head, tail = requests[0], requests[1:]
+    rnd.shuffle(tail)
+    for body in [head, *tail]:
+        first.feed(MAPPING, hubspot.parse(body))
+    seen = {e["event_id"] for e in first.events}
+    again = rnd.sample(requests, k=len(requests))
+    for body in again:
+        first.feed(MAPPING, hubspot.parse(body))
+    assert {e["event_id"] for e in first.events} == seen
+    assert not first.errors
+
+
+def test_a_late_earlier_move_turns_the_next_mark_into_a_move_back() -> None:
+    back = hs_notification(
+        "deal.propertyChange", 123, T_MS + 2 * DAY, "dealstage", "appointmentscheduled"
+    )
+    away = hs_notification(
+        "deal.propertyChange", 123, T_MS + DAY, "dealstage", "presentationscheduled"
+    )
+    result = run(*creation())
+    result.feed(MAPPING, hubspot.parse(hs_body(back)))  # no move when it comes
+    result.feed(MAPPING, hubspot.parse(hs_body(away)))  # ...until the move away arrives
+    moves = [(e["from_stage"], e["stage"], e["occurred_at"][:10]) for e in result.events[1:]]
+    assert moves == [
+        ("qualification", "proposal", "2026-11-19"),
+        ("proposal", "qualification", "2026-11-20"),
+    ]
