@@ -10,7 +10,7 @@ import time
 import pytest
 
 from streamer.kafka_admin import ensure_topics
-from tests.integration.kafka_helpers import Collector, produce
+from tests.integration.kafka_helpers import Collector, free_port, produce
 
 from .live import (
     HUBSPOT_SECRET,
@@ -108,7 +108,7 @@ async def test_a_second_gateway_completes_partial_updates_from_the_shared_knowle
 ) -> None:
     first = gateway_settings(tmp_path)
     second = first.model_copy(
-        update={"gateway": first.gateway.model_copy(update={"port": first.gateway.port + 1})}
+        update={"gateway": first.gateway.model_copy(update={"port": free_port()})}
     )
     async with running(first), Collector(first, first.topics.deals) as deals:
         body = creation(55)
