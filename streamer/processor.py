@@ -410,6 +410,20 @@ class Processor:
             at, origin, _Record(kind, partition, at, origin, event, ticket, counted)
         )
 
+    def declare_sources(self, sources: Iterable[str]) -> None:
+        """Loopback: the sources the whole input has (a replay of a file knows them
+        before it starts): each holds time back from the start until it is read, as a
+        partition with lag does in a worker. Undeclared, a source joins when first read."""
+        sources = set(sources)
+        self.deal_frontier.set_sources(sources)
+        self.rep_frontier.set_sources([*sources, f"{_DEAL_SOURCE}all"])
+
+    def end_source(self, source: str) -> None:
+        """Loopback: the source has nothing more (as a drained partition: idle)."""
+        bound = Bound(self.marks.mark(source) - self.lateness, True)
+        self.deal_frontier.put(0, source, bound)
+        self.rep_frontier.put(0, source, bound)
+
     def _put_source(self, source: str) -> None:
         """Loopback: a raw source's bound is known the moment it is read."""
         frontier_sources = self.deal_frontier.sources
@@ -504,11 +518,16 @@ class Processor:
         return all((p, boundary) in team_sums for p in remote)
 
     def _run_deals(self, upto: float) -> None:
-        self.deal_judged = self._run(
-            self.deal_buffer, self.deal_judged, upto, self._take_deal, self._judge_deals
-        )
-        if upto > self.deal_judged:
-            self._judge_deals(upto)  # the deal rules are judged at any moment, not only on the hour
+        """The deal side's records up to ``upto``, then its rules judged there. Which
+        episodes the deal rules find does not depend on when they are judged (a stay or
+        a quiet spell is one whether it is judged while it lasts or after it ended, see
+        their modules), so once per run is enough: no judging at every boundary of a
+        long quiet stretch."""
+        buffer, take = self.deal_buffer, self._take_deal
+        while buffer.peek_at() <= upto:
+            take(buffer.pop())
+        if upto > self.deal_judged and upto != NEVER:
+            self._judge_deals(upto)
 
     def _run_reps(self, upto: float) -> None:
         self.rep_judged = self._run(

@@ -16,7 +16,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -65,7 +65,9 @@ class Replay:
     offset of that partition, so lateness and the order of processing are the worker's.
     """
 
-    def __init__(self, settings: Settings, emit: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, emit: Any = None, advance_every: int | None = None
+    ) -> None:
         self.settings = settings
         self.partitions = settings.partitions
         self.view = SharedView()
@@ -79,6 +81,7 @@ class Replay:
         self.newest = -math.inf
         self._offsets: Counter[tuple[str, int]] = Counter()
         self._since_advance = 0
+        self.advance_every = advance_every or _ADVANCE_EVERY
 
     def feed_line(self, raw: bytes | str) -> None:
         data = raw.encode() if isinstance(raw, str) else raw
@@ -105,10 +108,37 @@ class Replay:
         if at > self.newest and not processor.out.dead:
             self.newest = at
         self._since_advance += 1
-        if self._since_advance >= _ADVANCE_EVERY:
+        if self._since_advance >= self.advance_every:
             self.advance()
         else:
             self._collect()
+
+    def replay(
+        self,
+        lines: Callable[[], Iterable[bytes | str]],
+        progress: Callable[[], None] | None = None,
+    ) -> None:
+        """Replay a whole input (``lines()`` gives it anew each call: read twice) as a
+        worker drains the same events from Kafka: a first pass finds each partition's
+        last line, so a partition holds time back until it is read and stops holding
+        it once its last line is (as a partition with lag, then drained); the order the
+        file puts the partitions in does not matter. Ends with :meth:`finish`."""
+        last: dict[str, int] = {}
+        for index, line in enumerate(lines()):
+            source = _source_of(line, self.partitions)
+            if source is not None:
+                last[source] = index
+        ends: dict[int, list[str]] = {}
+        for source, index in last.items():
+            ends.setdefault(index, []).append(source)
+        self.processor.declare_sources(last)
+        for index, line in enumerate(lines()):
+            self.feed_line(line)
+            for source in ends.get(index, ()):
+                self.processor.end_source(source)
+            if progress is not None and index % 10_000 == 0:
+                progress()
+        self.finish()
 
     def advance(self) -> None:
         self._since_advance = 0
@@ -148,6 +178,28 @@ class Replay:
         return build_report(self.deals, self.reps, as_of)
 
 
+def _source_of(line: bytes | str, partitions: int) -> str | None:
+    """The input partition a line's event reaches a worker by (its producer's topic and
+    key, :func:`~streamer.routing.home_of`), without validating it; None for what is no
+    source of event time (org, commands) or no event at all."""
+    try:
+        data = json.loads(line)
+        kind = data["event_type"]
+        if kind.startswith("deal."):
+            role, key = "deals", data["deal_id"]
+        elif kind.startswith("lead."):
+            role, key = "deals", data["lead_id"]
+        elif kind == "activity.logged":
+            role, key = "activities", data["rep_id"]
+        elif kind == "quota.set":
+            role, key = "quotas", data["rep_id"]
+        else:
+            return None
+        return f"{role}:{partition_for(str(key), partitions)}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 #: Events between two runs of the processor (a run costs a look at every source).
 _ADVANCE_EVERY = 64
 
@@ -183,20 +235,21 @@ def run(settings: Settings, args: argparse.Namespace, out: IO[str] = sys.stdout)
         else (lambda alert: out.write(alert.to_json_bytes().decode() + "\n"))
     )
     replay = Replay(settings, emit=write)
-    started = last = time.monotonic()
-    for line in _lines(args.file):
-        replay.feed_line(line)
-        if replay.summary.read % 10_000 == 0:
-            moment = time.monotonic()
-            if moment - last >= 2.0:
-                last = moment
-                rate = replay.summary.read / (moment - started)
-                at = iso(replay.newest) if replay.newest > -math.inf else "-"
-                print(
-                    f"replay: {replay.summary.read:,} events ({rate:,.0f}/s), event time {at}",
-                    file=sys.stderr,
-                )
-    replay.finish()
+    started = time.monotonic()
+    last = [started]
+
+    def progress() -> None:
+        moment = time.monotonic()
+        if moment - last[0] >= 2.0:
+            last[0] = moment
+            rate = replay.summary.read / (moment - started)
+            at = iso(replay.newest) if replay.newest > -math.inf else "-"
+            print(
+                f"replay: {replay.summary.read:,} events ({rate:,.0f}/s), event time {at}",
+                file=sys.stderr,
+            )
+
+    replay.replay(lambda: _lines(args.file), progress)
     out.flush()
     if args.report:
         args.report.write_text(json.dumps(replay.report(), indent=2, sort_keys=True) + "\n")

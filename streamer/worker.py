@@ -528,7 +528,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         app,
         batch_handlers={
             **dict.fromkeys(topics_in, on_batch),
-            deal_ticks.get_topic_name(): on_batch,
+            # the processor's wake-up (``<app_id>-ticks`` is the notifications' timer)
             rep_ticks.get_topic_name(): on_batch,
         },
     )
@@ -544,7 +544,6 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     subscribe("deal-side", raw_topic(names.deals), deal_events)
     subscribe("rep-side", raw_topic(names.activities), rep_events)
-    subscribe("deal-ticks", deal_ticks)
     subscribe("rep-ticks", rep_ticks)
     subscribe("validate-quotas", raw_topic(names.quotas))
     subscribe("validate-org", raw_topic(names.org))
@@ -592,10 +591,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         while True:
             await feed.changed.wait()
             feed.changed.clear()
-            owned = sorted(processor.deal_parts)
-            if owned:
-                await deal_ticks.send(value=b"{}", partition=owned[0])
-            elif processor.rep_parts:
+            if processor.rep_parts:
                 await rep_ticks.send(value=b"{}", partition=min(processor.rep_parts))
 
     def rule_time() -> float | None:

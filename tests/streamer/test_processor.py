@@ -260,12 +260,6 @@ def test_replay_of_neighbours_swapped_within_the_lateness_gives_the_same_alerts(
     assert set(got.alerts) == set(want.alerts), difference(got.alerts, want.alerts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loopback: a source not read yet does not hold the frontier (Processor."
-    "_put_source adds sources as they are read), so replay depends on which partition "
-    "is read first; a worker declares every source up front",
-)
 def test_replay_does_not_depend_on_when_a_partition_is_first_read():
     """A deal, its touch three days later on the activity topic, and a second deal on
     the same deal partition at day 10. In file order the touch breaks the deal's first
@@ -278,20 +272,20 @@ def test_replay_does_not_depend_on_when_a_partition_is_first_read():
     deal_z = f.created("deal-z", 10)
     assert partition_for("deal-x", PARTITIONS) == partition_for("deal-z", PARTITIONS)
 
-    def alerts(order: list[Any], advance_after: int) -> set[Pair]:
+    def alerts(order: list[Any]) -> set[Pair]:
         got: set[Pair] = set()
-        r = Replay(SETTINGS, emit=lambda alert: got.add((alert.alert_id, alert.status)))
-        for i, event in enumerate(order):
-            r.feed(event)
-            if i == advance_after:
-                r.advance()  # what Replay does every 64 lines
-        r.finish()
+        r = Replay(
+            SETTINGS,
+            emit=lambda alert: got.add((alert.alert_id, alert.status)),
+            advance_every=1,  # time moves after every line
+        )
+        r.replay(lambda: [wire(event) for event in order])
         assert r.summary.late == 0
         return got
 
-    in_order = alerts([deal_x, touch, deal_z], advance_after=2)
+    in_order = alerts([deal_x, touch, deal_z])
     assert not {pair for pair in in_order if rule_of(pair) == "follow_up_gap"}
-    deals_ahead = alerts([deal_x, deal_z, touch], advance_after=1)
+    deals_ahead = alerts([deal_x, deal_z, touch])
     assert deals_ahead == in_order, sorted(deals_ahead ^ in_order)
 
 
@@ -748,12 +742,6 @@ def duplicates(counts: Counter[tuple[str, str]]) -> Counter[str]:
     return Counter({label: n for (metric, label), n in counts.items() if metric == "duplicate"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Processor.receive pushes every forwarded record with counted=True, so the "
-    "deal side's touch of an activity (origin sub-index 1, counted=False in loopback) "
-    "counts the activity a second time as a duplicate",
-)
 def test_a_duplicate_activity_on_a_deal_is_counted_once_in_a_worker_as_in_replay():
     deal = f.created("deal-x", 0)
     touch = f.activity(1, rep_id="rep-1", deal_id="deal-x")
