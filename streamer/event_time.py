@@ -6,7 +6,9 @@ Three ideas, taken from Kafka Streams and Flink (see the README's design section
   one input topic), an event older than the newest ``occurred_at`` already read from
   that source, less the allowed lateness, is late. A source is read in offset order,
   so the decision is the same in a worker, after a restart and in a replay of the same
-  file. Events forwarded between the processor's sides are never judged again.
+  file. Events forwarded between the processor's sides are never judged again. A late
+  event is not lost: it is processed at the moment its source had reached (its
+  watermark less the lateness), so it corrects the state from then on.
 * **A side may act on time T only once every source that can still feed it has
   passed T.** Each source's *bound* is what it promises about the future: a raw source
   will only yield events at or after its watermark less the lateness; a side that
@@ -81,14 +83,21 @@ class RawMarks:
         self.lateness = lateness
         self.marks: dict[str, float] = dict(marks or {})
 
-    def accept(self, source: str, at: float) -> bool:
-        """True when the event is in time (and then it moves the watermark)."""
+    def place(self, source: str, at: float) -> float:
+        """Where in event time the event is processed: at its ``occurred_at`` when it is
+        in time (and then it moves the watermark); a late one at its source's watermark
+        less the lateness (it corrects the state from there on: what was judged before
+        stays judged, the same in any run of the same input)."""
         mark = self.marks.get(source, NEVER)
         if at < mark - self.lateness:
-            return False
+            return mark - self.lateness
         if at > mark:
             self.marks[source] = at
-        return True
+        return at
+
+    def accept(self, source: str, at: float) -> bool:
+        """True when the event is in time (see :meth:`place`)."""
+        return self.place(source, at) == at
 
     def mark(self, source: str) -> float:
         return self.marks.get(source, NEVER)

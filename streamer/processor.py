@@ -42,7 +42,6 @@ from schemas import (
     InputEvent,
     LeadConverted,
     LeadCreated,
-    QuotaSet,
     RepUpserted,
     parse_event,
 )
@@ -85,7 +84,10 @@ _DEAL_SOURCE = "D:"  # a deal partition's processed bound, for the rep side
 # record kinds
 _DEAL_EVENT, _TOUCH, _ACTIVITY, _LEAD, _QUOTA, _SUMMARY = range(6)
 
-_LATE_REASON = "late: older than its source's watermark less the allowed lateness"
+_LATE_REASON = (
+    "late: older than its source's watermark less the allowed lateness; processed as of "
+    "that moment (a copy for the record)"
+)
 
 
 def raw_sources(counts: Mapping[str, int]) -> list[str]:
@@ -106,7 +108,8 @@ class Forward:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An input message that can't be accepted (``late``: too late to count)."""
+    """An input message that can't be accepted, or (``late``) a copy of one that came
+    later than the allowed lateness (it is processed, as of where its source stands)."""
 
     key: bytes | None
     value: bytes | None
@@ -310,13 +313,11 @@ class Processor:
             return
         at = to_epoch(event.occurred_at)
         source = f"{role}:{partition}"
-        if isinstance(event, QuotaSet):  # a setting, never late; still moves time
-            self.marks.marks[source] = max(self.marks.mark(source), at)
-        elif not self.marks.accept(source, at):
+        placed = self.marks.place(source, at)
+        if placed != at:  # late: processed where its source stands, copied for the record
             out.dead.append(DeadLetter(key, value, _LATE_REASON, topic, partition, offset, True))
             out.counts[("late", event.event_type)] += 1
-            out.done.append(handle)
-            return
+            at = placed
         if self.loopback:
             self._put_source(source)
         origin: Origin = (_RANK.get(role, len(_RANK)), partition, offset, 0)
@@ -524,12 +525,21 @@ class Processor:
         their modules), so once per run is enough: no judging at every boundary of a
         long quiet stretch."""
         buffer, take = self.deal_buffer, self._take_deal
+        took = False
         while buffer.peek_at() <= upto:
             take(buffer.pop())
-        if upto > self.deal_judged and upto != NEVER:
+            took = True
+        # again after records at or before the last judging (from a partition taken over
+        # from another process, which had not got as far): judging twice is harmless
+        if upto != NEVER and (upto > self.deal_judged or took):
             self._judge_deals(upto)
 
     def _run_reps(self, upto: float) -> None:
+        # from the partition judged least far: one taken over from another process walks
+        # the boundaries since its own last one, in order with its records (the others
+        # skip what they judged); None: a partition never judged starts at its records
+        own = self.reps.judged_until(self.rep_parts) if self.rep_parts else None
+        self.rep_judged = NEVER if own is None else own
         self.rep_judged = self._run(
             self.rep_buffer,
             self.rep_judged,

@@ -330,6 +330,15 @@ class RepEngine:
                 del self.view.team_sums[key]
         return total, windows
 
+    def judged_until(self, partitions: Iterable[int]) -> float | None:
+        """The last boundary every one of ``partitions`` has been judged at (None: one
+        of them never was). A partition keeps its own: one taken over from another
+        process may be behind the others."""
+        moments = [self.clocks.get(str(p)) for p in partitions]
+        if not moments or any(m is None for m in moments):
+            return None
+        return min(m for m in moments if m is not None)
+
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Judge every rep of the partition at every boundary up to ``now``; prune old state.
 

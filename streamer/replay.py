@@ -105,7 +105,7 @@ class Replay:
         processor = self.processor
         processor.read(role, role, partition, offset, key.encode(), data)
         at = to_epoch(event.occurred_at)
-        if at > self.newest and not processor.out.dead:
+        if at > self.newest:
             self.newest = at
         self._since_advance += 1
         if self._since_advance >= self.advance_every:
@@ -153,7 +153,6 @@ class Replay:
                 summary.accepted += n
             elif metric == "late":
                 summary.late += n
-                summary.accepted -= n
             elif metric == "duplicate":
                 summary.duplicates += n
         for alert in out.alerts:

@@ -506,6 +506,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
                 offsets[tp] = messages[-1].offset
             if feed.caught_up.is_set():  # routing facts and baselines first
+                if deals.expected or processor.deal_parts - deals.owned:
+                    wanted = sorted(deals.expected | processor.deal_parts)
+                    indexed = deals.assign(processor.deal_parts)
+                    log.info("deals_indexed", partitions=wanted, deals=indexed)
                 processor.read_locally(idle_sources())
                 processor.advance(time.time())
             out = processor.take()

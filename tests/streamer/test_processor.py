@@ -577,7 +577,7 @@ def test_a_malformed_message_is_a_dead_letter_and_done(value):
     assert len(processor.deal_buffer) == len(processor.rep_buffer) == 0
 
 
-def test_an_event_older_than_its_sources_watermark_less_the_lateness_is_dead_as_late():
+def test_a_late_event_is_processed_where_its_source_stands_and_copied_for_the_record():
     processor = worker_processor(SETTINGS)
     lateness = SETTINGS.allowed_lateness_seconds
     newest = f.created("deal-x", 5)
@@ -589,7 +589,7 @@ def test_an_event_older_than_its_sources_watermark_less_the_lateness_is_dead_as_
     out = processor.take()
     assert [(d.offset, d.late, d.value) for d in out.dead] == [(1, True, wire(too_old))]
     assert "late" in out.dead[0].error
-    assert out.done == ["h1"]  # the late one; h0 waits for its turn
+    assert out.done == []  # not dropped: it waits for its turn like any record
     assert out.counts[("late", "deal.updated")] == 1
 
     # exactly the watermark less the lateness is in time
@@ -602,13 +602,16 @@ def test_an_event_older_than_its_sources_watermark_less_the_lateness_is_dead_as_
     processor.read("deals", "sp-deals", 1, 0, b"deal-y", wire(other), "h4")
     out = processor.take()
     assert [d.offset for d in out.dead] == [3]  # deal-z: 5 days behind deals:0
-    assert out.done == ["h3"]
-    assert len(processor.deal_buffer) == 3  # h0, h2 and deal-y on deals:1
+    assert out.done == []
+    assert len(processor.deal_buffer) == 5
 
     all_idle(processor)
     processor.advance()
-    # up to the frontier (deals:0's watermark less the lateness: the edge is at it)
-    assert done(processor) == ["h2", "h4"]  # h0 is newer: it waits
+    # up to the frontier (deals:0's watermark less the lateness): the late two where
+    # their source stood (at the edge), the edge, and deal-y
+    assert done(processor) == ["h1", "h2", "h3", "h4"]  # h0 is newer: it waits
+    deal_z = processor.deals.deals["deal-z"]
+    assert deal_z.created_at == at_of(elsewhere)  # the state has the event's own time
 
 
 def test_an_event_read_on_the_wrong_partition_is_forwarded_not_processed():
@@ -661,13 +664,13 @@ def test_a_lead_on_the_deal_topic_is_forwarded_to_its_reps_partition():
     assert out.done == ["h"]
 
 
-def test_a_quota_is_never_late():
+def test_a_late_quota_is_placed_like_any_event():
     processor = worker_processor(SETTINGS)
     processor.read("quotas", "sp-quotas", 0, 0, b"rep-1", wire(f.quota(30, 120, 1e5)), "h0")
     processor.read("quotas", "sp-quotas", 0, 1, b"rep-1", wire(f.quota(0, 90, 9e4)), "h1")
     out = processor.take()
-    assert out.dead == []
-    assert [x.partition for x in out.forwards] == [2, 2]
+    assert [d.offset for d in out.dead if d.late] == [1]  # a copy for the record
+    assert [x.partition for x in out.forwards] == [2, 2]  # both go on to the rep side
     assert processor.marks.mark("quotas:0") == at_of(f.quota(30, 120, 1e5))
 
 
