@@ -5,7 +5,7 @@
 The app is configured as the salespulse worker configures its own (raw bytes, earliest,
 at-least-once); ``SALESPULSE_BENCH_FAUST`` may hold a JSON object of extra Faust settings
 to try, and ``SALESPULSE_BENCH_FASTPATH=1`` installs the worker's consumer fast path
-and fetch settings (:mod:`streamer.faust_fastpath`); ``SALESPULSE_BENCH_BATCH=1`` (b'')
+and fetch settings (:mod:`streamer.faust_app.fastpath`); ``SALESPULSE_BENCH_BATCH=1`` (b'')
 hands whole fetched batches of a partition to one handler instead (the fast path's batch
 hand-over, same settings) and no agent reads the topics. Writes ``{"count", "seconds"}``
 (first message to last) to OUT.json and exits.
@@ -31,7 +31,7 @@ def main(bootstrap: str, expected: int, out: Path, topics: list[str]) -> None:
     batch = os.environ.get("SALESPULSE_BENCH_BATCH") == "1"
     fast = batch or os.environ.get("SALESPULSE_BENCH_FASTPATH") == "1"
     if fast:
-        from streamer.faust_fastpath import THROUGHPUT_SETTINGS
+        from streamer.faust_app.fastpath import THROUGHPUT_SETTINGS
 
         extra = {**THROUGHPUT_SETTINGS, **extra}
     app = faust.App(
@@ -66,7 +66,7 @@ def main(bootstrap: str, expected: int, out: Path, topics: list[str]) -> None:
             done()
 
     if fast:
-        from streamer.faust_fastpath import install
+        from streamer.faust_app.fastpath import install
 
         install(app, batch_handlers=dict.fromkeys(topics, on_batch) if batch else None)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streamer.core.timeutil import DAY
+from streamer.devtools.simulate import SimConfig
 from streamer.settings import RulesSettings, Settings
-from streamer.simulate import SimConfig
-from streamer.timeutil import DAY
 from tests.integration.kafka_helpers import WorkerProcess, isolated_settings
 
 __all__ = [

@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from schemas import EventRejected, parse_event
+from streamer.core.state.activity import ActivityDay
+from streamer.core.state.deal import DealState
+from streamer.core.state.rep import RepState
+from streamer.faust_app.worker import CodecTable
 from streamer.replay import Replay
 from streamer.settings import load_settings
-from streamer.state.activity import ActivityDay
-from streamer.state.deal import DealState
-from streamer.state.rep import RepState
-from streamer.worker import CodecTable
 
 
 class JsonTable(dict[str, bytes]):

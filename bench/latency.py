@@ -30,8 +30,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import DealCreated, DealStageChanged
+from streamer.devtools.simulate import SimConfig, generate
 from streamer.kafka_admin import ensure_topics
-from streamer.simulate import SimConfig, generate
 
 from .common import Figures, WorkerProcess, all_rules_settings
 

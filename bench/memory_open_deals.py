@@ -3,7 +3,7 @@
     .venv/bin/python bench/memory_open_deals.py [N] [--rss]   (default 100000)
 
 Feeds N ``deal.created`` events (spread over 12 partitions, 6 stages, 40 reps)
-through :class:`~streamer.engine.DealEngine` over a plain dict, the way a
+through :class:`~streamer.core.deal_engine.DealEngine` over a plain dict, the way a
 worker with ``store = "memory://"`` holds them, and prints the Python heap
 growth (tracemalloc); with ``--rss`` it measures the process RSS growth
 instead, without tracemalloc's own overhead. With ``rocksdb://`` the deal
@@ -20,7 +20,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from schemas import DealCreated
-from streamer.engine import DealEngine, SharedView
+from streamer.core.deal_engine import DealEngine, SharedView
 from streamer.settings import load_settings
 
 STAGES = ("prospecting", "qualification", "discovery", "proposal", "negotiation", "review")

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from streamer.core.timeutil import DAY
 from streamer.kafka_admin import ensure_topics
-from streamer.timeutil import DAY
 
 from .common import Figures, WorkerProcess, all_rules_settings, get_json
 from .throughput import DataSet

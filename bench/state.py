@@ -2,7 +2,8 @@
 
 For each size N of open deals:
 
-* **tick** (in process, the :class:`~streamer.engine.DealEngine` a worker runs, over a dict):
+* **tick** (in process, the :class:`~streamer.core.deal_engine.DealEngine` a worker runs,
+  over a dict):
   N open deals of which 100 are due (entered their stage 40 days ago, so ``deal_stalled``
   and ``follow_up_gap`` fire for them); the rest entered spread over the same 4.6 days
   at every N. A tick costs one search per (team, entry day, stage) group of the index
@@ -31,12 +32,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streamer.engine import DealEngine, SharedView
+from streamer.core.deal_engine import DealEngine, SharedView
+from streamer.core.routing import partition_for
+from streamer.core.state.deal import DealState, StageMark
+from streamer.core.timeutil import DAY
 from streamer.kafka_admin import ensure_topics
-from streamer.routing import partition_for
 from streamer.settings import load_settings
-from streamer.state.deal import DealState, StageMark
-from streamer.timeutil import DAY
 
 from .common import Figures, WorkerProcess, all_rules_settings, rss_mib
 

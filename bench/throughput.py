@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streamer.core.timeutil import DAY
+from streamer.devtools.simulate import produce, write_jsonl
 from streamer.kafka_admin import ensure_topics
 from streamer.settings import Settings
-from streamer.simulate import produce, write_jsonl
-from streamer.timeutil import DAY
 from tests.integration.kafka_helpers import isolated_settings
 
 from .common import (

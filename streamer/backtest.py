@@ -4,14 +4,14 @@ how noisy that was, and whether it pointed at the deals that were lost.
 The events go through the very replay the ``replay`` command runs (the public
 :class:`~streamer.replay.Replay` API); every alert message it emits is kept,
 and the deal outcomes and the population (reps, managers, the span of event
-time) are read from the same events. :mod:`streamer.backtest_figures` turns
+time) are read from the same events. :mod:`streamer.core.backtest_figures` turns
 them into per-rule figures; this module runs one configuration or two
 (``--against OTHER.toml``) and prints a table, and writes JSON and a
 self-contained HTML report (:mod:`streamer.backtest_report`).
 
 FILE is a JSON-lines file of contract events (``salespulse simulate --out``
 writes one), or the directory of the public CRM sample dataset, whose CSVs
-are read as events by :mod:`streamer.crm_sample`.
+are read as events by :mod:`streamer.devtools.crm_sample`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from typing import IO, Any
 
 from schemas import Alert, DealLost, DealWon, EventRejected, RepUpserted, parse_event
 
-from . import crm_sample
-from .backtest_figures import (
+from .core.backtest_figures import (
     DEAL_RULES,
     AlertChange,
     DealOutcome,
@@ -41,6 +40,7 @@ from .backtest_figures import (
     overall,
     weekly_firings,
 )
+from .devtools import crm_sample
 from .replay import Replay
 from .settings import RulesSettings, Settings, SettingsError, load_settings_file
 

@@ -17,9 +17,9 @@ __all__ = ["main"]
 def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from faust.worker import Worker as FaustWorker
 
+    from .faust_app.worker import build_worker
     from .kafka_admin import TopicSetupError, ensure_topics
     from .logs import get_logger
-    from .worker import build_worker
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -48,7 +48,7 @@ def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_kafka(settings: Settings, args: argparse.Namespace) -> int:
-    from .devkafka import DevKafkaError, kafka_down, kafka_status, kafka_up
+    from .devtools.devkafka import DevKafkaError, kafka_down, kafka_status, kafka_up
 
     try:
         if args.action == "up":
@@ -108,7 +108,7 @@ def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from . import simulate
+    from .devtools import simulate
 
     return simulate.run(settings, args)
 
@@ -126,15 +126,15 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .devtools.demo import run_demo
 
     return run_demo(settings, args)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import simulate
     from .backtest import add_arguments as backtest_arguments
-    from .demo import add_arguments as demo_arguments
+    from .devtools import simulate
+    from .devtools.demo import add_arguments as demo_arguments
     from .replay import add_arguments as replay_arguments
 
     parser = argparse.ArgumentParser(

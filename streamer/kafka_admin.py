@@ -11,7 +11,7 @@ they fit together (docs/operations.md, "Message size limits"):
   input limit plus :data:`HEADER_ROOM_BYTES` for the headers it adds, and so
   does the worker's producer (:func:`producer_size_options`);
 * a dead letter is cut to fit whatever the dead-letter topic really takes
-  (:func:`dead_letter_max_bytes`, ``streamer.dead_letter``), so a message
+  (:func:`dead_letter_max_bytes`, ``streamer.core.dead_letter``), so a message
   larger than these limits, on a topic configured otherwise, still cannot
   stop the worker.
 """
@@ -55,7 +55,7 @@ INPUT_MAX_MESSAGE_BYTES: Final = 1_048_588
 
 HEADER_ROOM_BYTES: Final = 64 * 1024
 """What forwarding may add to an input record: a dead letter's headers come to at most
-about 2.5 KiB with their reserve (``streamer.dead_letter.MIN_MAX_BYTES``); 64 KiB leaves
+about 2.5 KiB with their reserve (``streamer.core.dead_letter.MIN_MAX_BYTES``); 64 KiB leaves
 room for headers added later."""
 
 DEAD_LETTER_MAX_BYTES: Final = INPUT_MAX_MESSAGE_BYTES + HEADER_ROOM_BYTES

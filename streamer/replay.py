@@ -23,13 +23,13 @@ from typing import IO, Any
 
 from schemas import EventRejected, InputEvent, parse_event
 
-from .engine import DealEngine, SharedView
-from .kpis import build_report
-from .processor import Processor
-from .rep_engine import RepEngine
-from .routing import home_of, partition_for
+from .core.deal_engine import DealEngine, SharedView
+from .core.kpis import build_report
+from .core.processor import Processor
+from .core.rep_engine import RepEngine
+from .core.routing import home_of, partition_for
+from .core.timeutil import iso, to_epoch
 from .settings import Settings
-from .timeutil import iso, to_epoch
 
 __all__ = ["Replay", "ReplaySummary", "add_arguments", "run"]
 
@@ -61,7 +61,7 @@ class Replay:
     """The processor over a stream of events, in one process (the loopback driver).
 
     Each line is read as the worker would read it from the topic and partition its
-    producer would have written it to (:func:`~streamer.routing.home_of`), at the next
+    producer would have written it to (:func:`~streamer.core.routing.home_of`), at the next
     offset of that partition, so lateness and the order of processing are the worker's.
     """
 
@@ -148,7 +148,7 @@ class Replay:
     def _collect(self) -> None:
         out = self.processor.take()
         summary = self.summary
-        for (metric, label), n in out.counts.items():
+        for (metric, _label), n in out.counts.items():
             if metric == "accepted":
                 summary.accepted += n
             elif metric == "late":
@@ -179,7 +179,7 @@ class Replay:
 
 def _source_of(line: bytes | str, partitions: int) -> str | None:
     """The input partition a line's event reaches a worker by (its producer's topic and
-    key, :func:`~streamer.routing.home_of`), without validating it; None for what is no
+    key, :func:`~streamer.core.routing.home_of`), without validating it; None for what is no
     source of event time (org, commands) or no event at all."""
     try:
         data = json.loads(line)

@@ -29,7 +29,7 @@ __all__ = ["Person", "Target", "notification_id", "plan", "release_at", "route",
 
 
 class Person(Protocol):
-    """What routing needs of an org-chart entry (``streamer.engine.RepInfo``)."""
+    """What routing needs of an org-chart entry (``streamer.core.deal_engine.RepInfo``)."""
 
     team_id: str
     manager_id: str

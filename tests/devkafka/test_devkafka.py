@@ -18,8 +18,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streamer import devkafka
-from streamer.devkafka import KAFKA_VERSION, DevKafkaError, kafka_down, kafka_status, kafka_up
+from streamer.devtools import devkafka
+from streamer.devtools.devkafka import (
+    KAFKA_VERSION,
+    DevKafkaError,
+    kafka_down,
+    kafka_status,
+    kafka_up,
+)
 from streamer.settings import Settings, load_settings
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="needs java on PATH")

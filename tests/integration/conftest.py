@@ -17,7 +17,7 @@ from .kafka_helpers import BOOTSTRAP, WorkerProcess, isolated_settings
 def kafka_broker() -> str:
     """Make sure a broker answers at the test bootstrap address (``salespulse kafka up``)."""
     if "SALESPULSE_TEST_KAFKA_BOOTSTRAP" not in os.environ:
-        from streamer.devkafka import kafka_up
+        from streamer.devtools.devkafka import kafka_up
 
         kafka_up(load_settings(kafka_bootstrap=BOOTSTRAP))
     return BOOTSTRAP

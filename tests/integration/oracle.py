@@ -32,9 +32,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streamer.devtools.simulate import SimConfig, generate
 from streamer.replay import Replay
 from streamer.settings import RulesSettings, Settings
-from streamer.simulate import SimConfig, generate
 
 from .kafka_helpers import WorkerProcess, isolated_settings
 

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streamer.core.timeutil import DAY, iso
+from streamer.devtools.simulate import SimConfig, generate
 from streamer.kafka_admin import ensure_topics
 from streamer.replay import Replay
 from streamer.settings import RulesSettings
-from streamer.simulate import SimConfig, generate
-from streamer.timeutil import DAY, iso
 
 from .kafka_helpers import Collector, free_port, isolated_settings, produce
 

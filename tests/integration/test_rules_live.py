@@ -32,8 +32,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import ActivityLogged, LeadConverted, LeadCreated, QuotaSet
+from streamer.core.routing import partition_for
 from streamer.kafka_admin import ensure_topics
-from streamer.routing import partition_for
 from streamer.settings import RulesSettings
 from tests import factories as f
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
-from streamer.dead_letter import DeadLetter, dead_letter_record
+from streamer.core.dead_letter import DeadLetter, dead_letter_record
 from streamer.kafka_admin import (
     DEAD_LETTER_MAX_BYTES,
     INPUT_MAX_MESSAGE_BYTES,

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
+from streamer.core.rules.alerting import AlertDraft
+from streamer.core.rules.rep_rules import judge_rep
 from streamer.notify.config import EmailReceiver
 from streamer.notify.email import build_email
 from streamer.notify.message import Item, Notification
 from streamer.notify.slack import slack_message
 from streamer.notify.text import headline
-from streamer.rules.alerting import AlertDraft
-from streamer.rules.rep_rules import judge_rep
-from tests.streamer.test_rep_rules import inputs, only, open_deals
+from tests.streamer.core.test_rep_rules import inputs, only, open_deals
 
 RECEIVER = EmailReceiver(type="email", host="smtp", sender="alerts@example.com", to=["m@e.x"])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.simulate import SimConfig, SimEvent, generate
+from streamer.devtools.simulate import SimConfig, SimEvent, generate
 
 DATA_DIR = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "crm-sales-opportunities"

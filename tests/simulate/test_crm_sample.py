@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from schemas import DealCreated, DealLost, DealWon, RepUpserted, parse_event
-from streamer.crm_sample import events, is_dataset, main, write_jsonl
+from streamer.devtools.crm_sample import events, is_dataset, main, write_jsonl
 
 
 def small_dataset(root: Path) -> Path:

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import schemas
+from streamer.devtools.simdata import CALIBRATION, ROSTER
+from streamer.devtools.simulate import ROLES, SimConfig, SimEvent, generate
 from streamer.settings import TopicNames
-from streamer.simdata import CALIBRATION, ROSTER
-from streamer.simulate import ROLES, SimConfig, SimEvent, generate
 
 DAY = 86_400.0
 SMALL = SimConfig(seed=3, days=21, reps=4)

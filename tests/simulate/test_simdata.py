@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.simdata import (
+from streamer.devtools.simdata import (
     CALIBRATION,
     ROSTER,
     derive_calibration,

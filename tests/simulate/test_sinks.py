@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import schemas
-from streamer.settings import Settings, TopicNames, load_settings
-from streamer.simulate import (
+from streamer.devtools.simulate import (
     SimConfig,
     add_arguments,
     config_from_args,
@@ -25,6 +24,7 @@ from streamer.simulate import (
     run,
     write_jsonl,
 )
+from streamer.settings import Settings, TopicNames, load_settings
 
 SMALL = SimConfig(seed=1, days=14, reps=3)
 

@@ -11,9 +11,9 @@ import pytest
 
 from streamer.backtest import EventFacts, event_lines, rule_names, run_backtest, table
 from streamer.cli import main
+from streamer.devtools.simulate import SimConfig, write_jsonl
 from streamer.replay import Replay
 from streamer.settings import load_settings
-from streamer.simulate import SimConfig, write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import pytest
 
 from streamer.backtest import event_lines, report, run_backtest
 from streamer.backtest_report import render_html
+from streamer.devtools.simulate import SimConfig, write_jsonl
 from streamer.settings import load_settings
-from streamer.simulate import SimConfig, write_jsonl
 
 
 class Dom(HTMLParser):

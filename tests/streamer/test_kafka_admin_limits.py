@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from streamer import devkafka
-from streamer.dead_letter import MIN_MAX_BYTES, dead_letter_record, record_size
+from streamer.core.dead_letter import MIN_MAX_BYTES, dead_letter_record, record_size
+from streamer.devtools import devkafka
 from streamer.kafka_admin import (
     DEAD_LETTER_MAX_BYTES,
     INPUT_MAX_MESSAGE_BYTES,

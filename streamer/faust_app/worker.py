@@ -1,0 +1,728 @@
+"""The Faust worker: wiring around :class:`~streamer.core.processor.Processor`.
+
+Everything a message means is decided by the processor (the same one ``salespulse
+replay`` drives); this module only moves bytes and carries out effects:
+
+* the input topics and both internal topics (``<app_id>-deal-events``,
+  ``<app_id>-rep-events``) are handed over a fetched partition batch at a time
+  (:mod:`streamer.faust_app.fastpath`) to :meth:`Processor.read` / :meth:`Processor.receive`;
+* after each batch the processor runs as far as event time allows; its effects
+  (alerts, forwards to the other side, dead letters, late events) are sent and
+  **their delivery awaited before** the state the batch changed is written to the
+  tables, and only then are the processed messages acknowledged: a crash anywhere
+  re-derives and re-sends, never skips;
+* after each batch and on every tick the worker tells every internal partition how
+  far each input partition it reads has come (a *bound*, :mod:`streamer.core.event_time`),
+  in-band behind the records it forwarded there;
+* the leader's timer sends a tick to every partition of ``<app_id>-ticks`` and
+  ``<app_id>-rep-ticks``: a wake-up, so time passes on the wall clock and idle inputs
+  are noticed;
+* each worker publishes its partitions' stage statistics and team sums to the
+  compacted ``<app_id>-partition-stats`` topic; every worker reads that topic and
+  ``sales.org`` whole (:mod:`streamer.faust_app.shared_feed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import TP, Message
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..core.deal_engine import DealEngine, RepPartitionSnapshot, SharedView
+from ..core.event_time import floor_to
+from ..core.kpis import build_report
+from ..core.processor import BOUND_HEADER, Outbox, Processor
+from ..core.rep_engine import RepEngine
+from ..core.routing import partition_for
+from ..core.state.activity import ActivityDay
+from ..core.state.deal import DealState
+from ..core.state.rep import RepState
+from ..core.timeutil import DAY
+from ..kafka_admin import TopicLayout, client_options
+from ..logs import get_logger
+from ..metrics import Metrics
+from ..notify.agents import register_notifications
+from ..settings import Settings
+from .fastpath import THROUGHPUT_SETTINGS, FastPathConsumer
+from .fastpath import install as install_fast_path
+from .kpi_export import KpiExporter
+from .shared_feed import SharedFeed
+
+__all__ = ["CodecTable", "Worker", "batched_writes", "build_worker", "dead_letter_headers"]
+
+log = get_logger(__name__)
+
+
+def dead_letter_headers(
+    error: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    """The contract's dead-letter headers (section 1)."""
+    return [
+        ("error", error.encode("utf-8")),
+        ("original_topic", topic.encode("utf-8")),
+        ("original_partition", str(partition).encode("ascii")),
+        ("original_offset", str(offset).encode("ascii")),
+    ]
+
+
+def _faust_broker_credentials(settings: Settings) -> Any:
+    kafka = settings.kafka
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    ssl_context = client_options(settings).get("ssl_context")
+    if kafka.sasl_mechanism:
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+class CodecTable(MutableMapping[str, Any]):
+    """A Faust table seen as a mapping of objects: JSON on the wire, objects to the engines.
+
+    With ``cache`` the decoded objects of this worker's own keys are kept in memory
+    (the worker is their only writer); :meth:`forget` drops them on revocation.
+
+    Between :meth:`begin_batch` and :meth:`end_batch` (one batch of one partition, see
+    :func:`batched_writes`) reads go through a cache of the batch, and writes stay in it:
+    each key written in the batch reaches the table (its store and its changelog) once,
+    with its last value, at :meth:`end_batch`, instead of once per event. The values are
+    frozen dataclasses, so an object read back from the batch is the one a decode of the
+    written value would give. Whole-table reads (iteration, ``len``, ``values``) flush
+    the batch's writes first, so they see them.
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        decode: Any,
+        encode: Any,
+        cache: bool,
+        scope: Callable[[str], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        self.table, self.decode, self.encode = table, decode, encode
+        # the partition context a key's reads and writes need (a side processes the
+        # records of all its partitions in one order, whatever batch it is in)
+        self.scope = scope or (lambda key: nullcontext())
+        self.cache: dict[str, Any] | None = {} if cache else None
+        self.batch: dict[str, Any] | None = None  # key -> value (None: absent) this batch
+        self.dirty: set[str] = set()  # keys of ``batch`` written but not yet in the table
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        batch = self.batch
+        if batch is not None:
+            if key in batch:
+                value = batch[key]
+            else:
+                value = batch[key] = self._read(key)
+            return default if value is None else value
+        value = self._read(key)
+        return default if value is None else value
+
+    def _read(self, key: str) -> Any:
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
+        with self.scope(key):
+            raw = self.table.get(key)
+        if raw is None:
+            return None
+        value = self.decode(raw)
+        if self.cache is not None:
+            self.cache[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self.batch is not None:
+            self.batch[key] = value
+            self.dirty.add(key)
+        else:
+            with self.scope(key):
+                self.table[key] = self.encode(value)
+        if self.cache is not None:
+            self.cache[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if self.batch is not None:
+            self.batch[key] = None
+            self.dirty.add(key)
+        else:
+            with self.scope(key):
+                del self.table[key]
+        if self.cache is not None:
+            self.cache.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        self.flush()
+        return iter(list(self.table.keys()))
+
+    def __len__(self) -> int:
+        self.flush()
+        return len(self.table)
+
+    def values(self) -> Any:  # type: ignore[override]
+        """Every value, decoded one at a time (a million deals are never all in memory);
+        a batch's writes are flushed first, so they are seen."""
+        self.flush()
+        return (self.decode(raw) for raw in self.table.values() if raw is not None)
+
+    def forget(self) -> None:
+        if self.cache is not None:
+            self.cache.clear()
+
+    def begin_batch(self) -> None:
+        self.batch, self.dirty = {}, set()
+
+    def flush(self) -> None:
+        """Write the batch's dirty keys to the table, each once, with its last value."""
+        if not self.dirty:
+            return
+        batch, table, encode = self.batch or {}, self.table, self.encode
+        for key in sorted(self.dirty):  # a stable order: replays write the same log
+            value = batch[key]
+            with self.scope(key):
+                if value is not None:
+                    table[key] = encode(value)
+                elif key in table:  # else written and deleted in the batch, never stored
+                    del table[key]
+        self.dirty = set()
+
+    def end_batch(self) -> None:
+        self.flush()
+        self.batch = None
+
+    def abandon_batch(self) -> None:
+        """Drop a failed batch's writes (its messages are not acked: read again). The
+        decoded cache may hold them, so it is dropped too."""
+        self.batch, self.dirty = None, set()
+        self.forget()
+
+
+@contextmanager
+def batched_writes(*stores: CodecTable) -> Iterator[None]:
+    """One batch of one partition over ``stores``: reads cached, each written key
+    written once at the end (inside the batch's stream context, before it is acked)."""
+    for store in stores:
+        store.begin_batch()
+    try:
+        yield
+    except BaseException:
+        for store in stores:
+            store.abandon_batch()
+        raise
+    for store in stores:
+        store.end_batch()
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class PartitionScopes:
+    """Faust's tables take a key's store database and changelog partition from the
+    current event; a side processes the records of all its partitions in one order, so
+    each read and write is scoped to its key's partition here (an event per partition,
+    kept alive: Faust holds it by a weak reference)."""
+
+    def __init__(self, app: faust.App, topic: str, partitions: int) -> None:
+        self.app, self.topic, self.partitions = app, topic, partitions
+        self._events: dict[int, Any] = {}
+
+    def event(self, partition: int) -> Any:
+        event = self._events.get(partition)
+        if event is None:
+            message = Message(self.topic, partition, 0, 0.0, 0, None, None, None, None)
+            event = self._events[partition] = self.app.create_event(None, None, None, message)
+        return event
+
+    @contextmanager
+    def partition(self, partition: int) -> Iterator[None]:
+        token = _current_event.set(weakref.ref(self.event(partition)))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    def by_key(self, partition_of: Callable[[str], int]) -> Callable[[str], Any]:
+        return lambda key: self.partition(partition_of(key))
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    processor: Processor
+    metrics: Metrics
+    layout: TopicLayout
+
+    @property
+    def deals(self) -> DealEngine:
+        return self.processor.deals
+
+    @property
+    def reps(self) -> RepEngine:
+        return self.processor.reps
+
+
+_COUNTERS = {
+    "accepted": "events_accepted",
+    "rejected": "events_rejected",
+    "late": "events_late",
+    "duplicate": "events_duplicate",
+    "forwarded": "events_forwarded",
+    "unconverted": "unconverted_amounts",
+}
+
+
+def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | None = None) -> Worker:
+    """Build the Faust app, its topics, tables, the processor and the pages for the
+    partition counts of the input topics."""
+    metrics = metrics or Metrics()
+    names = settings.topics
+    datadir = Path(settings.data_dir) / f"worker-{settings.web_port}"
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")),
+        broker_credentials=_faust_broker_credentials(settings),
+        store=settings.store,
+        datadir=str(datadir),
+        topic_partitions=layout.deals,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_session_timeout=settings.broker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
+        broker_request_timeout=max(90.0, settings.broker_session_timeout_seconds + 30.0),
+        processing_guarantee="at_least_once",
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        autodiscover=False,
+        timezone="UTC",
+        **THROUGHPUT_SETTINGS,
+    )
+
+    def raw_topic(*topic_names: str, **kwargs: Any) -> faust.TopicT:
+        return app.topic(
+            *topic_names,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            **kwargs,
+        )
+
+    def internal(name: str, partitions: int, **kwargs: Any) -> faust.TopicT:
+        return raw_topic(
+            f"{settings.app_id}-{name}", partitions=partitions, internal=True, **kwargs
+        )
+
+    # Each side reads its input topic and an internal topic with the same partition
+    # count (so partition n of both is assigned together): events forwarded to it (an
+    # activity's touch, an event on the wrong topic), deal summaries, bounds.
+    deal_events = internal("deal-events", layout.deals)
+    rep_events = internal("rep-events", layout.reps)
+    deal_ticks = internal("ticks", layout.deals, retention=3600.0, deleting=True)
+    rep_ticks = internal("rep-ticks", layout.reps, retention=3600.0, deleting=True)
+    stats_topic = internal("partition-stats", 1, compacting=True)
+    dlq = raw_topic(names.dlq)
+    late_topic = raw_topic(names.late)
+    alerts_topic = raw_topic(names.alerts)
+    internal_topics = {"deal": deal_events, "rep": rep_events}
+    internal_counts = {"deal": layout.deals, "rep": layout.reps}
+
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    deals_table = app.Table("deals", partitions=layout.deals, default=None, schema=json_schema)
+    reps_table = app.Table("reps", partitions=layout.reps, default=None, schema=json_schema)
+    buckets_table = app.Table(
+        "activity-days", partitions=layout.reps, default=None, schema=json_schema
+    )
+    clocks_table = app.Table("rep-clocks", partitions=layout.reps, default=None, schema=json_schema)
+    deal_scopes = PartitionScopes(app, deal_events.get_topic_name(), layout.deals)
+    rep_scopes = PartitionScopes(app, rep_events.get_topic_name(), layout.reps)
+    deal_store = CodecTable(
+        deals_table,
+        DealState.from_dict,
+        DealState.to_dict,
+        cache=False,
+        scope=deal_scopes.by_key(lambda key: partition_for(key, layout.deals)),
+    )
+    by_rep = rep_scopes.by_key(lambda key: partition_for(key.split("|", 1)[0], layout.reps))
+    rep_store = CodecTable(reps_table, RepState.from_dict, RepState.to_dict, True, by_rep)
+    bucket_store = CodecTable(
+        buckets_table, ActivityDay.from_dict, ActivityDay.to_dict, True, by_rep
+    )
+    clock_store = CodecTable(
+        clocks_table, _identity, _identity, False, rep_scopes.by_key(lambda key: int(key))
+    )
+    stores = (deal_store, rep_store, bucket_store, clock_store)
+    view = SharedView()
+    counts = {"deals": layout.deals, "activities": layout.reps, "quotas": layout.quotas}
+    processor = Processor(
+        settings,
+        DealEngine(settings, deal_store, view),
+        RepEngine(settings, rep_store, bucket_store, clock_store, view),
+        view,
+        counts,
+    )
+    deals, reps = processor.deals, processor.reps
+    feed = SharedFeed(settings, view, stats_topic.get_topic_name())
+    kpis = KpiExporter(settings, metrics)
+    roles = {
+        names.deals: "deals",
+        names.activities: "activities",
+        names.quotas: "quotas",
+        names.org: "org",
+    }
+    sides = {deal_events.get_topic_name(): "deal", rep_events.get_topic_name(): "rep"}
+    offsets: dict[TP, int] = {}  # the last offset read per partition
+    published: dict[str, dict[str, Any]] = {}
+    publish_rounds = [0]  # completed publications of this worker's snapshots
+    bounds_sent: dict[str, Any] = {"wire": None, "at": 0.0}
+
+    def next_offset(tp: TP) -> int:
+        """The next offset to read: after the last one read, or the committed one."""
+        read = offsets.get(tp)
+        if read is not None:
+            return read + 1
+        committed = app.consumer._committed_offset.get(tp) if app.consumer else None  # noqa: SLF001 - no public way
+        return committed or 0
+
+    def caught_up(tp: TP) -> bool:
+        highwater = app.consumer.highwater(tp) if app.consumer else None
+        return highwater is not None and next_offset(tp) >= highwater
+
+    def idle_sources() -> dict[str, bool]:
+        """Each input partition this worker reads -> whether it has nothing left to read."""
+        assigned = app.consumer.assignment() if app.consumer else set()
+        return {
+            f"{roles[tp.topic]}:{tp.partition}": caught_up(tp)
+            for tp in assigned
+            if roles.get(tp.topic) in ("deals", "activities", "quotas")
+        }
+
+    async def send_bounds(force: bool) -> None:
+        """Tell every internal partition how far this worker's inputs have come (when it
+        changed, at most every 50 ms; on a tick always, for workers that just joined)."""
+        wire = processor.bounds(idle_sources())
+        moment = time.monotonic()
+        if not force and (wire == bounds_sent["wire"] or moment - bounds_sent["at"] < 0.05):
+            return
+        bounds_sent["wire"], bounds_sent["at"] = wire, moment
+        value = json.dumps(wire).encode()
+        for side, topic in internal_topics.items():
+            for partition in range(internal_counts[side]):
+                await topic.send(value=value, partition=partition, headers=[(BOUND_HEADER, b"1")])
+
+    async def deliver(out: Outbox) -> None:
+        """Send every effect and wait until the broker has them all (effects before the
+        state that records them, and before the offsets that produced them)."""
+        pending: list[Any] = []
+        for forward in out.forwards:
+            pending.append(
+                await internal_topics[forward.side].send(
+                    key=forward.key,
+                    value=forward.value,
+                    partition=forward.partition,
+                    headers=list(forward.headers),
+                )
+            )
+        for alert in out.alerts:
+            key = f"{alert.subject.kind}:{alert.subject.id}"
+            pending.append(await alerts_topic.send(key=key.encode(), value=alert.to_json_bytes()))
+            log.info(
+                "alert_emitted",
+                alert_id=alert.alert_id,
+                rule=alert.rule,
+                status=alert.status,
+                subject=key,
+            )
+        for dead in out.dead:
+            headers = dead_letter_headers(dead.error, dead.topic, dead.partition, dead.offset)
+            topic = late_topic if dead.late else dlq
+            pending.append(await topic.send(key=dead.key, value=dead.value, headers=headers))
+            if not dead.late:
+                log.warning(
+                    "event_rejected",
+                    topic=dead.topic,
+                    partition=dead.partition,
+                    offset=dead.offset,
+                    error=dead.error,
+                )
+        for partition, boundary, sums in out.team_sums:
+            wire = RepPartitionSnapshot(partition, boundary, sums).to_wire()
+            key = f"t{partition}@{boundary!r}".encode()
+            await stats_topic.send(key=key, value=json.dumps(wire).encode())
+        for (metric, label), n in out.counts.items():
+            if metric == "alert":
+                rule, status = label.split(":", 1)
+                metrics.alerts.labels(rule, status).inc(n)
+            else:
+                getattr(metrics, _COUNTERS[metric]).labels(label).inc(n)
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def on_batch(tp: TP, messages: list[Any]) -> list[Any]:
+        """One fetched batch of one partition: read, run, deliver, write, and return the
+        messages (of any partition) that are now fully processed, to be acknowledged."""
+        topic = tp.topic
+        role, side = roles.get(topic), sides.get(topic)
+        for store in stores:
+            store.begin_batch()
+        try:
+            if role is not None:
+                read = processor.read
+                for m in messages:
+                    read(role, topic, m.partition, m.offset, m.key, m.value, m)
+                offsets[tp] = messages[-1].offset
+            elif side is not None:
+                receive = processor.receive
+                for m in messages:
+                    receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
+                offsets[tp] = messages[-1].offset
+            if feed.caught_up.is_set():  # routing facts and baselines first
+                if deals.expected or processor.deal_parts - deals.owned:
+                    wanted = sorted(deals.expected | processor.deal_parts)
+                    indexed = deals.assign(processor.deal_parts)
+                    log.info("deals_indexed", partitions=wanted, deals=indexed)
+                processor.read_locally(idle_sources())
+                processor.advance(time.time())
+            out = processor.take()
+            await deliver(out)
+        except BaseException:
+            for store in stores:
+                store.abandon_batch()
+            raise
+        for store in stores:
+            store.end_batch()
+        await send_bounds(force=side is None and role is None)
+        await publish_deal_snapshots(eager=True)
+        done = [m for m in out.done if m is not None]
+        if role is None and side is None:
+            done += messages  # ticks: a wake-up, done once the run they caused is
+        return done
+
+    topics_in = [names.deals, names.activities, names.quotas, names.org, *sides]
+    install_fast_path(
+        app,
+        batch_handlers={
+            **dict.fromkeys(topics_in, on_batch),
+            # the processor's wake-up (``<app_id>-ticks`` is the notifications' timer)
+            rep_ticks.get_topic_name(): on_batch,
+        },
+    )
+
+    # The agents subscribe the topics (the batch hand-over takes their messages); the
+    # grouping is Faust's unit of assignment: partition n of a side's input, internal
+    # and tick topics go to the same worker.
+    def subscribe(name: str, *topics: faust.TopicT) -> None:
+        @app.agent(raw_topic(*(t.get_topic_name() for t in topics)), name=name)
+        async def agent(stream: faust.StreamT) -> None:
+            async for _ in stream.events():
+                raise RuntimeError(f"{name}: a message bypassed the batch hand-over")
+
+    subscribe("deal-side", raw_topic(names.deals), deal_events)
+    subscribe("rep-side", raw_topic(names.activities), rep_events)
+    subscribe("rep-ticks", rep_ticks)
+    subscribe("validate-quotas", raw_topic(names.quotas))
+    subscribe("validate-org", raw_topic(names.org))
+
+    @app.timer(interval=settings.tick_interval_seconds, on_leader=True)
+    async def send_ticks() -> None:
+        value = json.dumps({"wall": time.time()}).encode()
+        for topic, count in ((deal_ticks, layout.deals), (rep_ticks, layout.reps)):
+            for partition in range(count):
+                await topic.send(value=value, partition=partition)
+
+    snapshot_day = [float("-inf")]  # the day of what the deal snapshots last said
+
+    async def publish_deal_snapshots(eager: bool) -> None:
+        """The deal partitions' stage statistics and how far they are processed. Eagerly
+        (after a batch) only when the processed day moved on: other workers' deal sides
+        wait for it (Processor._stats_cap), a day at a time."""
+        processed = processor.deal_processed()
+        day = floor_to(processed, DAY) if processed != float("-inf") else processed
+        if eager and (day <= snapshot_day[0] or not processor.stalls_on):
+            return
+        snapshot_day[0] = day
+        processed_wire = None if processed in (float("-inf"), float("inf")) else processed
+        for p in sorted(deals.owned):
+            wire = deals.snapshot(p, processed_wire).to_wire()
+            if published.get(f"p{p}") != wire:
+                await stats_topic.send(key=f"p{p}".encode(), value=json.dumps(wire).encode())
+                published[f"p{p}"] = wire
+
+    @app.timer(interval=settings.stats_publish_interval_seconds)
+    async def publish_partition_stats() -> None:
+        await publish_deal_snapshots(eager=False)
+        for p in sorted(reps.owned):
+            wire = reps.snapshot(p).to_wire()
+            if published.get(f"r{p}") != wire:
+                await stats_topic.send(key=f"r{p}".encode(), value=json.dumps(wire).encode())
+                published[f"r{p}"] = wire
+        export_gauges()
+        publish_rounds[0] += 1
+
+    @app.task
+    async def wake_on_shared_facts() -> None:
+        """What other workers publish can let this one go on (their processed days, their
+        team sums at a boundary): a tick to one of its own partitions runs the processor."""
+        while True:
+            await feed.changed.wait()
+            feed.changed.clear()
+            if processor.rep_parts:
+                await rep_ticks.send(value=b"{}", partition=min(processor.rep_parts))
+
+    def rule_time() -> float | None:
+        moment = processor.rep_frontier.value
+        return None if moment == float("-inf") else moment
+
+    def export_gauges() -> None:
+        deals.invalidate_stats()
+        now = rule_time()
+        if now is not None and reps.owned:
+            kpis.export(build_report(deals, reps, now), reps)
+            metrics.event_time_watermark.set(now)
+        for rule, count in deals.firing().items():
+            metrics.open_alerts.labels(rule).set(count)
+        for tp, offset in list(offsets.items()):
+            highwater = app.consumer.highwater(tp) if app.consumer else None
+            if highwater is not None:
+                lag = max(0, highwater - offset - 1)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    def side_partitions(tps: set[TP]) -> tuple[set[int], set[int]]:
+        deal_topics = {names.deals, deal_events.get_topic_name()}
+        rep_topics = {names.activities, rep_events.get_topic_name()}
+        return (
+            {tp.partition for tp in tps if tp.topic in deal_topics},
+            {tp.partition for tp in tps if tp.topic in rep_topics},
+        )
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app_: faust.App, assigned: set[TP], **_: Any) -> None:
+        # indexed after recovery, all in one scan of the deals table (see DealEngine.expect)
+        processor.expect(*side_partitions(assigned))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
+        lost_deals, lost_reps = side_partitions(revoked)
+        processor.revoke(lost_deals, lost_reps)
+        processor.forget_sources(
+            f"{roles[tp.topic]}:{tp.partition}" for tp in revoked if tp.topic in roles
+        )
+        if lost_reps:
+            rep_store.forget()
+            bucket_store.forget()
+        for partition in lost_deals:
+            published.pop(f"p{partition}", None)
+        for partition in lost_reps:
+            published.pop(f"r{partition}", None)
+        for tp in revoked:
+            offsets.pop(tp, None)
+        consumer = app.consumer
+        if isinstance(consumer, FastPathConsumer):
+            consumer.forget(revoked)
+
+    @app.task
+    async def run_feed() -> None:
+        await feed.run()
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(
+            generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    def is_ready() -> bool:
+        return app.rebalancing is False and app.tables.recovery.completed.is_set()
+
+    # Read at every scrape, so the gauge is true without anyone polling /ready.
+    metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
+
+    watched = set(roles) | set(sides)
+
+    @app.page("/progress")
+    async def progress_page(web: Any, request: Any) -> Any:
+        """What this worker has read: the last offset per input and internal partition,
+        the messages behind its own view of the high watermarks, and how far event time
+        has come on each side (and which inputs hold it there)."""
+        lag = 0
+        assigned = app.consumer.assignment() if app.consumer else set()
+        for tp in assigned:
+            if tp.topic not in watched:
+                continue
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - next_offset(tp))
+        processed = {f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()}
+        return web.json(
+            {
+                "lag": lag,
+                "assigned": len(assigned),
+                "ready": is_ready(),
+                "processed": processed,
+                "buffered": len(processor.deal_buffer) + len(processor.rep_buffer),
+                "frontier": {
+                    "deal": processor.deal_frontier.value,
+                    "rep": processor.rep_frontier.value,
+                },
+                "waiting_for": processor.rep_frontier.lagging()[:20],
+                "deal_cap": processor._stats_cap(),  # noqa: SLF001
+                "deal_processed": processor.deal_processed(),
+                "rep_judged": processor.rep_judged,
+                "snapshots": {p: s.processed for p, s in view.snapshots.items()},
+                "team_sums": len(view.team_sums),
+                "unsent": app.producer.buffer.size if app.producer else 0,
+                "publish_rounds": publish_rounds[0],
+                "shared_view": feed.positions,
+            }
+        )
+
+    @app.page("/kpis")
+    async def kpis_page(web: Any, request: Any) -> Any:
+        """The KPI report (as ``replay --report`` writes it) of this worker's state, as of
+        ``?as_of=<RFC 3339>`` or the rule time of now."""
+        raw = request.query.get("as_of")
+        if raw:
+            moment: float | None = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        else:
+            moment = rule_time()
+            if moment is None:
+                return web.json({"error": "no events yet"}, status=503)
+        return web.json(build_report(deals, reps, moment))
+
+    @app.page("/ready")
+    async def ready_page(web: Any, request: Any) -> Any:
+        ready = is_ready()
+        return web.json({"ready": ready}, status=200 if ready else 503)
+
+    # alert lifecycle and delivery to people (docs/notifications.md)
+    register_notifications(app, settings, metrics, view, org_loaded=feed.caught_up)
+
+    return Worker(app=app, processor=processor, metrics=metrics, layout=layout)
