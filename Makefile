@@ -21,6 +21,7 @@ demo: setup
 ## make test: every test, against a real local Kafka that it starts
 test: setup
 	sh deploy/dev/install-system-deps.sh
+	$(BIN)/mypy streamer schemas
 	$(BIN)/salespulse kafka up
 	$(BIN)/pytest
 
@@ -38,6 +39,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check streamer schemas tests bench
 	$(BIN)/ruff format --check streamer schemas tests bench
+	$(BIN)/mypy streamer schemas
 
 kafka-up: setup
 	$(BIN)/salespulse kafka up

@@ -230,7 +230,8 @@ class OrderedBuffer:
 
     def drop(self, keep: Any) -> list[Any]:
         """Remove the records for which ``keep(record)`` is false; returns them."""
-        kept, dropped = [], []
+        kept: list[tuple[float, Origin, int, Any]] = []
+        dropped: list[tuple[float, Origin, int, Any]] = []
         for entry in self._heap:
             (kept if keep(entry[3]) else dropped).append(entry)
         if dropped:

@@ -454,8 +454,8 @@ class Processor:
         records its sides take directly (a side's own topic) are bounded by what it has
         read of them itself, as well as by the bounds on the lanes."""
         direct = {"deals": self.deal_frontier, "activities": self.rep_frontier}
-        for frontier in direct.values():
-            frontier.local.clear()
+        for side in direct.values():
+            side.local.clear()
         for source, caught_up in idle.items():
             frontier = direct.get(source.split(":", 1)[0])
             if frontier is not None:

@@ -316,7 +316,7 @@ class RepEngine:
         _, local, windows, total = self._teams_cache
         if total is None:
             total = {}
-            parts = list(local.values())
+            parts: list[Mapping[str, TeamSums]] = list(local.values())
             parts += [
                 sums
                 for (p, moment), sums in self.view.team_sums.items()

@@ -13,7 +13,17 @@ from __future__ import annotations
 
 import functools
 
-from schemas import InputEvent
+from schemas import (
+    ActivityLogged,
+    AlertAck,
+    AlertSnooze,
+    AlertUnsnooze,
+    InputEvent,
+    LeadConverted,
+    LeadCreated,
+    QuotaSet,
+    RepUpserted,
+)
 
 __all__ = ["COMMANDS", "DEAL", "ORG", "REP", "home_of", "murmur2", "partition_for", "sides_of"]
 
@@ -25,39 +35,37 @@ COMMANDS = "commands"
 
 def sides_of(event: InputEvent) -> list[tuple[str, str]]:
     """``(side, key)`` pairs where the event must be processed, primary side first."""
-    kind = event.event_type
-    if kind.startswith("deal."):
-        return [(DEAL, event.deal_id)]  # type: ignore[union-attr]
-    if kind == "activity.logged":
-        sides = [(REP, event.rep_id)]  # type: ignore[union-attr]
-        if event.deal_id:  # type: ignore[union-attr]
-            sides.append((DEAL, event.deal_id))  # type: ignore[union-attr]
+    if isinstance(event, ActivityLogged):
+        sides = [(REP, event.rep_id)]
+        if event.deal_id:
+            sides.append((DEAL, event.deal_id))
         return sides
-    if kind.startswith("lead.") or kind == "quota.set":
-        return [(REP, event.rep_id)]  # type: ignore[union-attr]
-    if kind == "rep.upserted":
-        return [(ORG, event.rep_id)]  # type: ignore[union-attr]
-    # alert commands are keyed by the alert's subject, like the alerts themselves
-    alert_key: str = event.alert_key  # type: ignore[union-attr]
-    return [(COMMANDS, alert_key.split(":", 1)[1] if alert_key.count(":") >= 2 else alert_key)]
+    if isinstance(event, LeadCreated | LeadConverted | QuotaSet):
+        return [(REP, event.rep_id)]
+    if isinstance(event, RepUpserted):
+        return [(ORG, event.rep_id)]
+    if isinstance(event, AlertAck | AlertSnooze | AlertUnsnooze):
+        # alert commands are keyed by the alert's subject, like the alerts themselves
+        key = event.alert_key
+        return [(COMMANDS, key.split(":", 1)[1] if key.count(":") >= 2 else key)]
+    return [(DEAL, event.deal_id)]
 
 
 def home_of(event: InputEvent) -> tuple[str, str]:
     """``(topic role, key)`` a producer following the contract writes the event with
     (section 1): deal and lead events on the deal topic by deal or lead id, activities
     on the activity topic, quotas and org entries by rep, commands by subject."""
-    kind = event.event_type
-    if kind.startswith("deal."):
-        return "deals", event.deal_id  # type: ignore[union-attr]
-    if kind.startswith("lead."):
-        return "deals", event.lead_id  # type: ignore[union-attr]
-    if kind == "activity.logged":
-        return "activities", event.rep_id  # type: ignore[union-attr]
-    if kind == "quota.set":
-        return "quotas", event.rep_id  # type: ignore[union-attr]
-    if kind == "rep.upserted":
-        return "org", event.rep_id  # type: ignore[union-attr]
-    return "commands", sides_of(event)[0][1]
+    if isinstance(event, ActivityLogged):
+        return "activities", event.rep_id
+    if isinstance(event, LeadCreated | LeadConverted):
+        return "deals", event.lead_id
+    if isinstance(event, QuotaSet):
+        return "quotas", event.rep_id
+    if isinstance(event, RepUpserted):
+        return "org", event.rep_id
+    if isinstance(event, AlertAck | AlertSnooze | AlertUnsnooze):
+        return "commands", sides_of(event)[0][1]
+    return "deals", event.deal_id
 
 
 def murmur2(data: bytes) -> int:

@@ -92,11 +92,11 @@ class SharedFeed:
         if topic == self.stats_topic:
             # p<n>: a deal partition; r<n>: a rep partition's newest team sums;
             # t<n>@<boundary>: a rep partition's team sums at one boundary
-            rep_side = bool(key) and key[:1] in (b"r", b"t")
-            kind = RepPartitionSnapshot if rep_side else PartitionSnapshot
+            prefix = (key or b"")[:1]
+            kind = RepPartitionSnapshot if prefix in (b"r", b"t") else PartitionSnapshot
             try:
                 snapshot = kind.from_wire(json.loads(value))
-                self.view.put_snapshot(snapshot, at_boundary=bool(key) and key[:1] == b"t")
+                self.view.put_snapshot(snapshot, at_boundary=prefix == b"t")
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("partition_stats_unreadable", key=key, error=str(error))
             self.changed.set()

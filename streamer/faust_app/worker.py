@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
@@ -33,7 +34,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
@@ -43,7 +44,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..core.deal_engine import DealEngine, RepPartitionSnapshot, SharedView
 from ..core.event_time import floor_to
 from ..core.kpis import build_report
-from ..core.processor import BOUND_HEADER, Outbox, Processor
+from ..core.processor import BOUND_HEADER, Outbox, Processor, Side
 from ..core.rep_engine import RepEngine
 from ..core.routing import partition_for
 from ..core.state.activity import ActivityDay
@@ -81,7 +82,7 @@ def _faust_broker_credentials(settings: Settings) -> Any:
     kafka = settings.kafka
     if kafka.security_protocol == "PLAINTEXT":
         return None
-    ssl_context = client_options(settings).get("ssl_context")
+    ssl_context = cast("ssl.SSLContext | None", client_options(settings).get("ssl_context"))
     if kafka.sasl_mechanism:
         password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
         return faust.SASLCredentials(
@@ -356,7 +357,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     internal_topics = {"deal": deal_events, "rep": rep_events}
     internal_counts = {"deal": layout.deals, "rep": layout.reps}
 
-    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
     deals_table = app.Table("deals", partitions=layout.deals, default=None, schema=json_schema)
     reps_table = app.Table("reps", partitions=layout.reps, default=None, schema=json_schema)
     buckets_table = app.Table(
@@ -399,7 +400,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         names.quotas: "quotas",
         names.org: "org",
     }
-    sides = {deal_events.get_topic_name(): "deal", rep_events.get_topic_name(): "rep"}
+    sides: dict[str, Side] = {
+        deal_events.get_topic_name(): "deal",
+        rep_events.get_topic_name(): "rep",
+    }
     offsets: dict[TP, int] = {}  # the last offset read per partition
     published: dict[str, dict[str, Any]] = {}
     publish_rounds = [0]  # completed publications of this worker's snapshots
@@ -410,8 +414,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         read = offsets.get(tp)
         if read is not None:
             return read + 1
-        committed = app.consumer._committed_offset.get(tp) if app.consumer else None  # noqa: SLF001 - no public way
-        return committed or 0
+        consumer: Any = app.consumer  # the committed offset has no public accessor
+        committed = consumer._committed_offset.get(tp) if consumer else None  # noqa: SLF001
+        return int(committed or 0)
 
     def caught_up(tp: TP) -> bool:
         highwater = app.consumer.highwater(tp) if app.consumer else None
@@ -476,8 +481,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 )
         for partition, boundary, sums in out.team_sums:
             wire = RepPartitionSnapshot(partition, boundary, sums).to_wire()
-            key = f"t{partition}@{boundary!r}".encode()
-            await stats_topic.send(key=key, value=json.dumps(wire).encode())
+            sums_key = f"t{partition}@{boundary!r}".encode()
+            await stats_topic.send(key=sums_key, value=json.dumps(wire).encode())
         for (metric, label), n in out.counts.items():
             if metric == "alert":
                 rule, status = label.split(":", 1)
@@ -624,12 +629,12 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             {tp.partition for tp in tps if tp.topic in rep_topics},
         )
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
     async def on_assigned(app_: faust.App, assigned: set[TP], **_: Any) -> None:
         # indexed after recovery, all in one scan of the deals table (see DealEngine.expect)
         processor.expect(*side_partitions(assigned))
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
     async def on_revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
         lost_deals, lost_reps = side_partitions(revoked)
         processor.revoke(lost_deals, lost_reps)
@@ -660,7 +665,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         )
 
     def is_ready() -> bool:
-        return app.rebalancing is False and app.tables.recovery.completed.is_set()
+        tables: Any = app.tables  # TableManager; its interface type lacks ``recovery``
+        return app.rebalancing is False and tables.recovery.completed.is_set()
 
     # Read at every scrape, so the gauge is true without anyone polling /ready.
     metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
@@ -710,11 +716,12 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         ``?as_of=<RFC 3339>`` or the rule time of now."""
         raw = request.query.get("as_of")
         if raw:
-            moment: float | None = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
         else:
-            moment = rule_time()
-            if moment is None:
+            now = rule_time()
+            if now is None:
                 return web.json({"error": "no events yet"}, status=503)
+            moment = now
         return web.json(build_report(deals, reps, moment))
 
     @app.page("/ready")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -44,7 +45,7 @@ def build_command(
     reason: str | None = None,
 ) -> AlertAck | AlertSnooze | AlertUnsnooze:
     subject_key_of(alert_key)  # refuse what is not an alert key before sending it
-    common = {
+    common: dict[str, Any] = {
         "event_id": f"cmd-{uuid.uuid4()}",
         "occurred_at": now,
         "source": "salespulse-cli",
