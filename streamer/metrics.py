@@ -129,7 +129,8 @@ class Metrics:
         )
         self.tick_duration = Histogram(
             "salespulse_tick_duration_seconds",
-            "Time to evaluate the time-based rules of one partition for one tick.",
+            "Time to run the processor after a batch or tick: records up to the frontier "
+            "processed and the rules judged.",
             buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
             registry=r,
         )

@@ -332,8 +332,19 @@ class Settings(BaseSettings):
         "production, 'memory://' for tests and short demos",
     )
     data_dir: Path = Field(Path("var"), description="local state; one per worker")
-    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of /metrics")
-    web_host: str = "0.0.0.0"
+    web_port: int = Field(
+        6066, ge=1, le=65535, description="HTTP port of /metrics, /ready, /progress, /kpis"
+    )
+    web_host: str = Field(
+        "0.0.0.0",
+        description="address the worker's web server binds (Prometheus and the probes must "
+        "reach /metrics and /ready; /kpis needs kpis_token)",
+    )
+    kpis_token: SecretStr | None = Field(
+        None,
+        description="bearer token /kpis requires (per-rep figures: personal data in many "
+        "jurisdictions); unset, /kpis answers 403",
+    )
     clock: Literal["wall", "event"] = Field(
         "wall",
         description="'wall': elapsed time against the wall clock; 'event': against the newest "

@@ -25,6 +25,7 @@ replay`` drives); this module only moves bytes and carries out effects:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import ssl
 import time
@@ -325,6 +326,12 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         web_host=settings.web_host,
         autodiscover=False,
         timezone="UTC",
+        # Faust's own views answer anyone with raw table state (/table/deals/<id>/), the
+        # partition map (/router/), the topology and stats: off (docs/operations.md)
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
         **THROUGHPUT_SETTINGS,
     )
 
@@ -510,13 +517,17 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 for m in messages:
                     receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
                 offsets[tp] = messages[-1].offset
+            if role is None and side is None:  # a tick: time passes, idle inputs show
+                metrics.ticks.labels(f"reps-{tp.partition}").inc()
             if feed.caught_up.is_set():  # routing facts and baselines first
                 if deals.expected or processor.deal_parts - deals.owned:
                     wanted = sorted(deals.expected | processor.deal_parts)
                     indexed = deals.assign(processor.deal_parts)
                     log.info("deals_indexed", partitions=wanted, deals=indexed)
                 processor.read_locally(idle_sources())
+                started = time.perf_counter()
                 processor.advance(time.time())
+                metrics.tick_duration.observe(time.perf_counter() - started)
             out = processor.take()
             await deliver(out)
         except BaseException:
@@ -713,7 +724,14 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     @app.page("/kpis")
     async def kpis_page(web: Any, request: Any) -> Any:
         """The KPI report (as ``replay --report`` writes it) of this worker's state, as of
-        ``?as_of=<RFC 3339>`` or the rule time of now."""
+        ``?as_of=<RFC 3339>`` or the rule time of now; only with ``Authorization: Bearer
+        <kpis_token>``."""
+        token = settings.kpis_token.get_secret_value() if settings.kpis_token else ""
+        if not token:
+            return web.json({"error": "/kpis is off: set kpis_token to enable it"}, status=403)
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json({"error": "a valid bearer token is required"}, status=401)
         raw = request.query.get("as_of")
         if raw:
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()

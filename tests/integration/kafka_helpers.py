@@ -65,6 +65,10 @@ def worker_env(settings: Settings) -> dict[str, str]:
             env[f"SALESPULSE_{name.upper()}"] = json.dumps(value)
         else:
             env[f"SALESPULSE_{name.upper()}"] = str(value)
+    if settings.kpis_token is not None:  # a secret: dumped masked above
+        env["SALESPULSE_KPIS_TOKEN"] = settings.kpis_token.get_secret_value()
+    elif "SALESPULSE_KPIS_TOKEN" in env:
+        del env["SALESPULSE_KPIS_TOKEN"]
     if settings.notifications.enabled:  # with its secrets: the child needs them
         env["SALESPULSE_NOTIFICATIONS"] = json.dumps(settings.notifications.revealed())
     return env

@@ -30,8 +30,12 @@ pytestmark = pytest.mark.kafka
 
 def get_json(worker, path: str) -> dict:
     url = f"http://127.0.0.1:{worker.settings.web_port}{path}"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.loads(response.read())
+
+
+TOKEN = "kpis-token-of-the-test"
 
 
 async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, int]:
@@ -115,6 +119,7 @@ async def test_workers_and_replay_agree_on_alert_ids_and_kpis(make_worker, tmp_p
         clock="event",
         allowed_lateness_seconds=DAY,
         rules=RulesSettings().model_dump(),  # every rule on, with its defaults
+        kpis_token=TOKEN,
     )
     start = datetime(2026, 3, 2, tzinfo=UTC)
     events = list(generate(SimConfig(seed=11, reps=6, days=45, start=start)))
