@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import ssl
 import time
 import weakref
@@ -42,6 +43,7 @@ from faust.streams import _current_event
 from faust.types import TP, Message
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..core.dead_letter import DeadLetterPolicy, dead_letter_record
 from ..core.deal_engine import DealEngine, RepPartitionSnapshot, SharedView
 from ..core.event_time import floor_to
 from ..core.kpis import build_report
@@ -52,7 +54,12 @@ from ..core.state.activity import ActivityDay
 from ..core.state.deal import DealState
 from ..core.state.rep import RepState
 from ..core.timeutil import DAY
-from ..kafka_admin import TopicLayout, client_options
+from ..kafka_admin import (
+    TopicLayout,
+    client_options,
+    dead_letter_max_bytes,
+    producer_size_options,
+)
 from ..logs import get_logger
 from ..metrics import Metrics
 from ..notify.agents import register_notifications
@@ -62,21 +69,9 @@ from .fastpath import install as install_fast_path
 from .kpi_export import KpiExporter
 from .shared_feed import SharedFeed
 
-__all__ = ["CodecTable", "Worker", "batched_writes", "build_worker", "dead_letter_headers"]
+__all__ = ["CodecTable", "Worker", "batched_writes", "build_worker"]
 
 log = get_logger(__name__)
-
-
-def dead_letter_headers(
-    error: str, topic: str, partition: int, offset: int
-) -> list[tuple[str, bytes]]:
-    """The contract's dead-letter headers (section 1)."""
-    return [
-        ("error", error.encode("utf-8")),
-        ("original_topic", topic.encode("utf-8")),
-        ("original_partition", str(partition).encode("ascii")),
-        ("original_offset", str(offset).encode("ascii")),
-    ]
 
 
 def _faust_broker_credentials(settings: Settings) -> Any:
@@ -326,6 +321,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         web_host=settings.web_host,
         autodiscover=False,
         timezone="UTC",
+        **producer_size_options(),  # any record an input topic takes can be forwarded
         # Faust's own views answer anyone with raw table state (/table/deals/<id>/), the
         # partition map (/router/), the topology and stats: off (docs/operations.md)
         web_router_enabled=False,
@@ -474,10 +470,24 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 status=alert.status,
                 subject=key,
             )
+        if out.dead and dlq_limit[0] is None:
+            dlq_limit[0] = await dead_letter_max_bytes(settings)
         for dead in out.dead:
-            headers = dead_letter_headers(dead.error, dead.topic, dead.partition, dead.offset)
+            record = dead_letter_record(
+                dead.value,
+                dead.key,
+                dead.error,
+                dead.topic,
+                dead.partition,
+                dead.offset,
+                dlq_limit[0] or 0,
+            )
+            if record.truncated:
+                metrics.dead_letters_truncated.labels(dead.topic).inc()
             topic = late_topic if dead.late else dlq
-            pending.append(await topic.send(key=dead.key, value=dead.value, headers=headers))
+            pending.append(
+                await topic.send(key=record.key, value=record.value, headers=list(record.headers))
+            )
             if not dead.late:
                 log.warning(
                     "event_rejected",
@@ -499,6 +509,31 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         if pending:
             await asyncio.gather(*pending)
 
+    policies: dict[str, DeadLetterPolicy] = {}  # per input topic
+    dlq_limit: list[int | None] = [None]  # what the dead-letter topics take, asked once
+
+    def judge_dead_letters(topic: str, verdict: Any) -> None:
+        """The dead-letter policy's verdict after one input message (arroyo's DlqLimit):
+        metrics, a log line when the limit is crossed either way, and a stop when so
+        configured (nothing of the batch is sent or committed: a restart reads it again
+        once the producer that broke the schema is fixed)."""
+        if verdict.ratio is not None:
+            metrics.dead_letter_window_ratio.labels(topic).set(verdict.ratio)
+        metrics.dead_letter_limit_exceeded.labels(topic).set(1.0 if verdict.exceeded else 0.0)
+        if verdict.changed:
+            event = "dead_letter_limit_exceeded" if verdict.exceeded else "dead_letter_limit_ok"
+            log.warning(
+                event,
+                topic=topic,
+                ratio=verdict.ratio,
+                rejected=verdict.rejected,
+                accepted=verdict.accepted,
+                max_ratio=settings.dead_letter.max_ratio,
+            )
+        if verdict.stop:
+            log.error("dead_letter_limit_stop", topic=topic, ratio=verdict.ratio)
+            os._exit(3)  # no flush, no commit: the batch is read again after a restart
+
     async def on_batch(tp: TP, messages: list[Any]) -> list[Any]:
         """One fetched batch of one partition: read, run, deliver, write, and return the
         messages (of any partition) that are now fully processed, to be acknowledged."""
@@ -508,9 +543,15 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             store.begin_batch()
         try:
             if role is not None:
-                read = processor.read
+                read, dead = processor.read, processor.out.dead
+                policy = policies.setdefault(
+                    topic, DeadLetterPolicy.from_settings(settings.dead_letter)
+                )
                 for m in messages:
+                    before = len(dead)
                     read(role, topic, m.partition, m.offset, m.key, m.value, m)
+                    rejected = any(not d.late for d in dead[before:])
+                    judge_dead_letters(topic, policy.record(not rejected, time.time()))
                 offsets[tp] = messages[-1].offset
             elif side is not None:
                 receive = processor.receive
