@@ -29,9 +29,11 @@ __all__ = [
     "data_config",
     "end_offsets",
     "get_json",
+    "input_topics",
     "machine",
     "rss_mib",
-    "wait_caught_up",
+    "topic_ends",
+    "wait_drained",
 ]
 
 INPUT_ROLES = ("deals", "activities", "quotas", "org")
@@ -112,10 +114,9 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def worker_topics(settings: Settings) -> list[str]:
+def input_topics(settings: Settings) -> list[str]:
     t = settings.topics
-    return [t.deals, t.activities, t.quotas, t.org,
-            f"{settings.app_id}-deal-events", f"{settings.app_id}-rep-events"]  # fmt: skip
+    return [t.deals, t.activities, t.quotas, t.org]
 
 
 async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, int]:
@@ -124,52 +125,74 @@ async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str
     return {f"{tp.topic}:{tp.partition}": end for tp, end in ends.items() if end > 0}
 
 
-@dataclass
-class CatchUp:
-    first_seen: float  # monotonic time the worker was first seen processing
-    caught_up: float  # monotonic time every input and internal partition was done
-
-
-async def wait_caught_up(
-    worker: WorkerProcess, timeout: float, poll: float = 0.2, first_seen: float | None = None
-) -> CatchUp:
-    """Until the worker has processed every message of its input and internal topics as
-    the broker counts them (three polls in a row: forwarding adds messages)."""
-    s = worker.settings
-    topics = worker_topics(s)
-    reader = AIOKafkaConsumer(*topics, bootstrap_servers=s.kafka_bootstrap, group_id=None)
+async def topic_ends(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """The broker's end offsets of ``topics`` (``"topic:partition"`` -> next offset;
+    partitions never written left out)."""
+    if not topics:
+        return {}
+    reader = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
     await reader.start()
     reader.pause(*reader.assignment())
     try:
-        deadline = time.monotonic() + timeout
-        in_a_row, done_at = 0, 0.0
-        while time.monotonic() < deadline:
-            assert worker.proc is not None
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker exited:\n{worker.tail()}")
-            try:
-                progress = get_json(s, "/progress")
-            except OSError:
-                await asyncio.sleep(poll)
-                continue
-            now = time.monotonic()
-            processed = progress["processed"]
-            if first_seen is None and processed:
-                first_seen = now
-            ends = await end_offsets(reader, topics)
-            done = progress["unsent"] == 0 and all(
-                processed.get(tp, -1) + 1 >= end for tp, end in ends.items()
-            )
-            if done and in_a_row == 0:
-                done_at = now
-            in_a_row = in_a_row + 1 if done else 0
-            if in_a_row >= 3:
-                assert first_seen is not None
-                return CatchUp(first_seen, done_at)
-            await asyncio.sleep(poll)
-        raise TimeoutError(f"worker did not catch up in {timeout}s\n{worker.tail()}")
+        return await end_offsets(reader, topics)
     finally:
         await reader.stop()
+
+
+@dataclass
+class Drained:
+    first_seen: float  # monotonic time the worker was first seen processing
+    input_read: float  # monotonic time every input partition was read to its end
+    done: float  # ... and everything read, sent, and event time at the end of the data
+    progress: dict[str, Any]  # the worker's /progress at ``done``
+
+
+async def wait_drained(
+    worker: WorkerProcess, frontier_at: float, timeout: float, poll: float = 0.2
+) -> Drained:
+    """Until the worker has read everything and event time has come to the end of the data.
+
+    On the event clock the newest ``allowed_lateness_seconds`` of event time stay
+    buffered (unacknowledged) until time passes them, so "every offset processed" never
+    holds at the end of a backlog. Done is instead, in one ``/progress`` reading: nothing
+    left to read on any input or internal partition (``lag`` 0; the input partitions also
+    against the broker's end offsets, since a partition not fetched yet shows no lag),
+    nothing waiting in the producer (``unsent`` 0), and the rep side's frontier (the
+    later of the two sides: it waits for the deal side's summaries) at ``frontier_at``,
+    the newest ``occurred_at`` of the data less the allowed lateness: every rule has been
+    judged as far as the data lets anyone judge it."""
+    s = worker.settings
+    ends = await topic_ends(s.kafka_bootstrap, input_topics(s))
+    deadline = time.monotonic() + timeout
+    first_seen: float | None = None
+    input_read: float | None = None
+    while time.monotonic() < deadline:
+        assert worker.proc is not None
+        if worker.proc.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{worker.tail()}")
+        try:
+            progress = get_json(s, "/progress")
+        except OSError:
+            await asyncio.sleep(poll)
+            continue
+        now = time.monotonic()
+        processed = progress["processed"]
+        if first_seen is None and processed:
+            first_seen = now
+        if input_read is None and all(processed.get(tp, -1) + 1 >= n for tp, n in ends.items()):
+            input_read = now
+        rep_frontier = progress["frontier"]["rep"]
+        if (
+            input_read is not None
+            and progress["lag"] == 0
+            and progress["unsent"] == 0
+            and rep_frontier is not None
+            and rep_frontier >= frontier_at
+        ):
+            assert first_seen is not None
+            return Drained(first_seen, input_read, now, progress)
+        await asyncio.sleep(poll)
+    raise TimeoutError(f"worker did not drain in {timeout}s\n{worker.tail()}")
 
 
 class Figures:
