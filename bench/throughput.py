@@ -9,7 +9,8 @@ JSON-lines file (``write_jsonl``, the very same events). Then, one after the oth
 (c) one salespulse worker with every rule on and the production store processes them on
     the event clock (as a backfill runs): from the moment it is first seen processing until
     every input and internal partition is read and its event time has reached the newest
-    event of the data less the allowed lateness;
+    event of the data less the allowed lateness; then the Kafka messages it wrote per
+    input event, from the broker's end offsets;
 (d) ``salespulse replay FILE --quiet`` runs the same events without Kafka.
 """
 
@@ -23,10 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+
+from streamer.core.processor import BOUND_HEADER, SUMMARY_HEADER
 from streamer.core.timeutil import DAY, to_epoch
 from streamer.devtools.simulate import produce, write_jsonl
 from streamer.kafka_admin import ensure_topics
@@ -41,6 +46,7 @@ from .common import (
     input_topics,
     metric_sum,
     rss_mib,
+    topic_ends,
     wait_drained,
 )
 
@@ -138,6 +144,7 @@ async def worker_rate(data: DataSet, figures: Figures, label: str = "c") -> dict
         late = metric_sum(metrics, "salespulse_events_late_total")
     finally:
         worker.stop()
+    written = await messages_written(settings, data.events)
     seconds = drained.done - drained.first_seen
     progress = drained.progress
     return {
@@ -150,7 +157,113 @@ async def worker_rate(data: DataSet, figures: Figures, label: str = "c") -> dict
         "frontier_at": frontier_at,
         "frontier": progress["frontier"],
         "buffered_at_end": progress["buffered"],
+        "written": written,
     }
+
+
+#: The split of (c)'s messages written per input event, as printed.
+WRITTEN_ROWS = (
+    ("internal event topics", "internal event topics (forwards + summaries + bounds)"),
+    ("forwards", "  of which forwarded events"),
+    ("deal summaries", "  of which deal summaries"),
+    ("bounds", "  of which bounds"),
+    ("changelogs", "table changelogs"),
+    ("alerts", "alerts"),
+    ("other", "other (ticks, partition stats, dead letters, late)"),
+)
+
+#: The worker's internal event topics (``<app_id>-<name>``): forwarded events, deal
+#: summaries and bounds, told apart by their headers.
+EVENT_TOPICS = ("deal-events", "rep-events")
+
+
+async def messages_written(settings: Settings, events: int) -> dict[str, Any]:
+    """The Kafka messages the worker wrote, from the broker once it has stopped: the sum of
+    the end offsets of every topic of its own (``<app_id>-*``: the internal event topics,
+    the tick topics, partition stats, the tables' changelogs) and of the alerts,
+    dead-letter and late topics; split by what they are, each also per input event. The
+    internal event topics are read back to tell forwards, deal summaries and bounds apart
+    by their headers."""
+    prefix = f"{settings.app_id}-"
+    t = settings.topics
+    lister = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await lister.start()
+    try:
+        existing = await lister.topics()
+    finally:
+        await lister.stop()
+    names = {n: n.removeprefix(prefix) for n in sorted(existing) if n.startswith(prefix)}
+    names.update({n: role for n, role in ((t.alerts, "alerts"), (t.dlq, "dlq"),
+                                          (t.late, "late")) if n in existing})  # fmt: skip
+    ends = await topic_ends(settings.kafka_bootstrap, list(names))
+    per_topic = dict.fromkeys(names.values(), 0)
+    for tp, end in ends.items():
+        per_topic[names[tp.rsplit(":", 1)[0]]] += end
+    event_topics = [n for n, short in names.items() if short in EVENT_TOPICS]
+    kinds = await _event_topic_kinds(settings.kafka_bootstrap, event_topics, ends)
+    groups = {
+        "internal event topics": sum(per_topic.get(n, 0) for n in EVENT_TOPICS),
+        "forwards": kinds["forward"],
+        "deal summaries": kinds["summary"],
+        "bounds": kinds["bound"],
+        "changelogs": sum(n for short, n in per_topic.items() if short.endswith("-changelog")),
+        "alerts": per_topic.get("alerts", 0),
+    }
+    total = sum(per_topic.values())
+    groups["other"] = total - groups["internal event topics"] - groups["changelogs"]
+    groups["other"] -= groups["alerts"]
+    return {
+        "total": total,
+        "per_event": total / events,
+        "groups": groups,
+        "groups_per_event": {k: v / events for k, v in groups.items()},
+        "per_topic": per_topic,
+    }
+
+
+async def _event_topic_kinds(
+    bootstrap: str, topics: list[str], ends: dict[str, int]
+) -> Counter[str]:
+    """Read ``topics`` from the start to ``ends`` and count their messages by kind."""
+    kinds: Counter[str] = Counter(forward=0, summary=0, bound=0)
+    wanted = {tp: end for tp, end in ends.items() if tp.rsplit(":", 1)[0] in topics}
+    if not wanted:
+        return kinds
+    reader = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 2**20,
+    )
+    await reader.start()
+    try:
+        left = dict(wanted)
+        while left:
+            batches = await reader.getmany(timeout_ms=1000, max_records=10_000)
+            if not batches:
+                raise TimeoutError(f"internal topics not read to their end: {left}")
+            for tp, records in batches.items():
+                key = f"{tp.topic}:{tp.partition}"
+                end = left.get(key)
+                if end is None:
+                    continue
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    headers = dict(record.headers or ())
+                    if BOUND_HEADER in headers:
+                        kinds["bound"] += 1
+                    elif SUMMARY_HEADER in headers:
+                        kinds["summary"] += 1
+                    else:
+                        kinds["forward"] += 1
+                if records[-1].offset + 1 >= end:
+                    del left[key]
+    finally:
+        await reader.stop()
+    return kinds
 
 
 def replay_rate(data: DataSet) -> dict[str, Any]:
@@ -210,6 +323,12 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
                         data.events / c["input_seconds"], "events/s")  # fmt: skip
             figures.add("throughput", "(c) alerts emitted", int(c["alerts"]), "alerts")
             figures.add("throughput", "(c) peak RSS", c["peak_rss_mib"], "MiB")
+            per_event = c["written"]["groups_per_event"]
+            unit = "messages/event"
+            figures.add("throughput", "(c) Kafka messages written per input event",
+                        c["written"]["per_event"], unit)  # fmt: skip
+            for name, label in WRITTEN_ROWS:
+                figures.add("throughput", f"(c)   {label}", per_event[name], unit)
         if "a" in rates:
             for k in ("b", "bfast", "bbatch", "c"):
                 if k in rates:
