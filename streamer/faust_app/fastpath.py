@@ -232,6 +232,10 @@ class FastPathConsumer(AIOKafkaConsumer):
                 self._waiting[tp] = [m for m in waiting if m not in ready]
                 self._ack_batch(tp, ready)
 
+    def held_count(self, tp: TP) -> int:
+        """Messages of ``tp`` handed to a handler and not done yet."""
+        return len(self._held.get(tp, ()))
+
     def forget(self, tps: set[TP]) -> None:
         """Partitions given away: what was held or waiting of them is read again by the
         next owner, never acked here."""

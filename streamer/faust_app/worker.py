@@ -284,6 +284,9 @@ class Worker:
         return self.processor.reps
 
 
+#: Records of one input partition that may wait for event time before it is paused.
+HELD_PER_PARTITION = 20_000
+
 _COUNTERS = {
     "accepted": "events_accepted",
     "rejected": "events_rejected",
@@ -534,6 +537,32 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             log.error("dead_letter_limit_stop", topic=topic, ratio=verdict.ratio)
             os._exit(3)  # no flush, no commit: the batch is read again after a restart
 
+    paused: set[TP] = set()
+
+    def hold_back_what_runs_ahead() -> None:
+        """Kafka Streams' buffered.records.per.partition: an input partition with more than
+        HELD_PER_PARTITION records waiting for event time, while its own time is ahead of
+        the frontier, is paused until the others catch up (the consumer would otherwise
+        read one topic whole, holding all of it in memory, before time can move)."""
+        consumer = app.consumer
+        if not isinstance(consumer, FastPathConsumer):
+            return
+        frontier = min(processor.deal_frontier.value, processor.rep_frontier.value)
+        lateness = settings.allowed_lateness_seconds
+        for tp in consumer.assignment():
+            role = roles.get(tp.topic)
+            if role not in ("deals", "activities", "quotas"):
+                continue
+            held = consumer.held_count(tp)
+            ahead = processor.marks.mark(f"{role}:{tp.partition}") - lateness > frontier
+            if tp in paused:
+                if held < HELD_PER_PARTITION // 2 or not ahead:
+                    consumer.resume_partitions([tp])
+                    paused.discard(tp)
+            elif held > HELD_PER_PARTITION and ahead:
+                consumer.pause_partitions([tp])
+                paused.add(tp)
+
     async def on_batch(tp: TP, messages: list[Any]) -> list[Any]:
         """One fetched batch of one partition: read, run, deliver, write, and return the
         messages (of any partition) that are now fully processed, to be acknowledged."""
@@ -579,6 +608,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             store.end_batch()
         await send_bounds(force=side is None and role is None)
         await publish_deal_snapshots(eager=True)
+        hold_back_what_runs_ahead()
         done = [m for m in out.done if m is not None]
         if role is None and side is None:
             done += messages  # ticks: a wake-up, done once the run they caused is
@@ -702,6 +732,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             published.pop(f"r{partition}", None)
         for tp in revoked:
             offsets.pop(tp, None)
+            paused.discard(tp)
         consumer = app.consumer
         if isinstance(consumer, FastPathConsumer):
             consumer.forget(revoked)
@@ -751,6 +782,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     "rep": processor.rep_frontier.value,
                 },
                 "waiting_for": processor.rep_frontier.lagging()[:20],
+                "shared_view_loaded": feed.caught_up.is_set(),
                 "deal_cap": processor._stats_cap(),  # noqa: SLF001
                 "deal_processed": processor.deal_processed(),
                 "rep_judged": processor.rep_judged,
