@@ -225,7 +225,9 @@ class Processor:
         # cross-process facts a decision waits for (see _stats_cap and _teams_ready)
         self.stalls_on = any(r.deal_stalled.enabled for r in teams)
         self.teams_on = any(r.conversion_drop.enabled or r.win_rate_outlier.enabled for r in teams)
-        self._sums_sent = NEVER  # the last boundary whose local team sums were published
+        # per rep partition, the last boundary whose team sums this process published (a
+        # partition taken over walks boundaries the others here have long passed)
+        self._sums_sent: dict[int, float] = {}
         if loopback:
             self.assign(range(self.n_deals), range(self.n_reps))
             self.deal_frontier.set_lanes([0])
@@ -267,6 +269,8 @@ class Processor:
         self.rep_parts -= rep_parts
         self.deals.revoke(deal_parts)
         self.reps.revoke(rep_parts)
+        for partition in rep_parts:
+            self._sums_sent.pop(partition, None)
         self.deal_buffer.drop(lambda r: r.partition not in deal_parts)
         self.rep_buffer.drop(lambda r: r.partition not in rep_parts)
         self.deal_frontier.set_lanes(self.deal_parts)
@@ -512,10 +516,12 @@ class Processor:
         remote = [p for p in range(self.n_reps) if p not in self.rep_parts]
         if not self.teams_on or not remote or self.loopback:
             return True
-        if boundary > self._sums_sent:
-            for partition, sums in self.reps.local_sums_at(boundary).items():
-                self.out.team_sums.append((partition, boundary, sums))
-            self._sums_sent = boundary
+        due = [p for p in self.rep_parts if self._sums_sent.get(p, NEVER) < boundary]
+        if due:
+            local = self.reps.local_sums_at(boundary)
+            for partition in sorted(due):
+                self.out.team_sums.append((partition, boundary, local.get(partition, {})))
+                self._sums_sent[partition] = boundary
         team_sums = self.view.team_sums
         return all((p, boundary) in team_sums for p in remote)
 

@@ -320,6 +320,20 @@ class Drained:
         )
 
 
+def _progress(workers: Sequence[WorkerProcess]) -> tuple[bool, tuple[Any, ...]]:
+    """Whether every worker has read every message of its partitions (``/progress`` lag
+    0, nothing unsent), and where each one's event time stands."""
+    read_all, frontiers = True, []
+    for worker in workers:
+        try:
+            progress = worker.progress()
+        except (OSError, ValueError):
+            return False, ()
+        read_all = read_all and progress.get("lag") == 0 and progress.get("unsent") == 0
+        frontiers.append(json.dumps(progress.get("frontier"), sort_keys=True))
+    return read_all, tuple(frontiers)
+
+
 async def wait_drained(
     settings: Settings,
     workers: Sequence[WorkerProcess],
@@ -331,8 +345,10 @@ async def wait_drained(
     """Wait until the workers have finished with everything produced so far. The one place
     that decides "drained": adapt it here if the worker changes.
 
-    It asks the broker, and the workers' documented ``/ready`` page, nothing else: no
-    internal topic by name, no other page. Drained means, all at once:
+    It asks the broker, and the workers' documented ``/ready`` and ``/progress`` pages
+    (docs/operations.md), nothing else: no internal topic by name. Drained means, all at
+    once (with every worker having read every message it owns, ``/progress`` lag 0, and
+    its event-time frontier not moving):
 
     1. the worker group (``settings.app_id``) is Stable with one member per worker
        process, and every worker answers ``/ready`` (no rebalance or recovery under way);
@@ -353,7 +369,8 @@ async def wait_drained(
     deadline = started + timeout
     inputs = input_topics(settings)
     snapshot: dict[TopicPartition, int] | None = None  # other topics' ends when (2) held
-    last: tuple[int, int, bool] | None = None  # (alerts end, inputs committed, (3) holds)
+    # (alerts end, inputs committed, (3) holds, the workers' frontiers)
+    last: tuple[int, int, bool, tuple[Any, ...]] | None = None
     since = started  # since when ``last`` and (1) have held
     async with _Broker(settings) as broker:
         while True:
@@ -369,8 +386,9 @@ async def wait_drained(
             elif behind > 0:
                 snapshot = None
             others_done = snapshot is not None and _behind(snapshot, committed) == 0
-            current = (alerts, sum(ends.values()) - behind, others_done)
-            if current != last or not settled:
+            read_all, frontiers = _progress(workers)
+            current = (alerts, sum(ends.values()) - behind, others_done, frontiers)
+            if current != last or not settled or not read_all:
                 last, since = current, now
             elif others_done:
                 if now - since >= quiet_seconds:
