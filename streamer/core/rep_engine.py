@@ -326,7 +326,11 @@ class RepEngine:
                 for team, sums in part.items():
                     total.setdefault(team, TeamSums()).add(sums)
             self._teams_cache = (as_of, local, windows, total)
-            for key in [k for k in self.view.team_sums if k[1] < as_of - DAY]:
+            # keep what any partition here may still judge: one taken over from another
+            # process walks boundaries from its own clock, behind this one
+            oldest = self.judged_until(self.rep_ids)
+            keep_from = min(as_of, oldest if oldest is not None else as_of) - DAY
+            for key in [k for k in self.view.team_sums if k[1] < keep_from]:
                 del self.view.team_sums[key]
         return total, windows
 
