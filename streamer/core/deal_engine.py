@@ -121,6 +121,21 @@ class SharedView:
         self.team_sums: dict[tuple[int, float], Mapping[str, TeamSums]] = {}
         self.reps: dict[str, RepInfo] = {}
 
+    def team_sums_passed(self, boundary: float) -> set[int]:
+        """The rep partitions whose team sums at ``boundary`` are here, or which have
+        published sums of a later boundary (judged past it before this process needed
+        it, e.g. while another process owned partitions now here: waiting for it would
+        be waiting for ever)."""
+        return {p for p, moment in self.team_sums if moment >= boundary}
+
+    def team_sums_at(self, partition: int, boundary: float) -> Mapping[str, TeamSums] | None:
+        """A rep partition's sums at ``boundary``, else at the nearest later one."""
+        exact = self.team_sums.get((partition, boundary))
+        if exact is not None:
+            return exact
+        later = [m for p, m in self.team_sums if p == partition and m > boundary]
+        return self.team_sums[(partition, min(later))] if later else None
+
     def put_snapshot(
         self, snapshot: PartitionSnapshot | RepPartitionSnapshot, at_boundary: bool = False
     ) -> None:

@@ -522,8 +522,8 @@ class Processor:
             for partition in sorted(due):
                 self.out.team_sums.append((partition, boundary, local.get(partition, {})))
                 self._sums_sent[partition] = boundary
-        team_sums = self.view.team_sums
-        return all((p, boundary) in team_sums for p in remote)
+        passed = self.view.team_sums_passed(boundary)
+        return all(p in passed for p in remote)
 
     def _run_deals(self, upto: float) -> None:
         """The deal side's records up to ``upto``, then its rules judged there. Which

@@ -317,11 +317,11 @@ class RepEngine:
         if total is None:
             total = {}
             parts: list[Mapping[str, TeamSums]] = list(local.values())
-            parts += [
-                sums
-                for (p, moment), sums in self.view.team_sums.items()
-                if moment == as_of and p not in local
-            ]
+            remote = {p for p, _ in self.view.team_sums if p not in local}
+            for partition in sorted(remote):
+                found = self.view.team_sums_at(partition, as_of)
+                if found is not None:
+                    parts.append(found)
             for part in parts:
                 for team, sums in part.items():
                     total.setdefault(team, TeamSums()).add(sums)
