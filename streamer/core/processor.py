@@ -222,7 +222,7 @@ class Processor:
         self.deal_parts: set[int] = set()
         self.rep_parts: set[int] = set()
         teams = [rules_for_team(settings, t) for t in [None, *settings.teams]]
-        # cross-process facts a decision waits for (see _stats_cap and _teams_ready)
+        # cross-process facts a decision waits for (see stats_cap and _teams_ready)
         self.stalls_on = any(r.deal_stalled.enabled for r in teams)
         self.teams_on = any(r.conversion_drop.enabled or r.win_rate_outlier.enabled for r in teams)
         # per rep partition, the last boundary whose team sums this process published (a
@@ -486,14 +486,14 @@ class Processor:
         if not self.loopback:
             self.deals.assign(self.deal_parts)  # index what recovery brought (one scan)
             self.deals.sync_shared()
-            deal_at = min(deal_at, self._stats_cap())
+            deal_at = min(deal_at, self.stats_cap())
         self._run_deals(deal_at)
         if self.loopback:
             self.rep_frontier.put(0, f"{_DEAL_SOURCE}all", Bound(self.deal_processed()))
         rep_at = self.rep_frontier.advance(wall, lateness)
         self._run_reps(rep_at)
 
-    def _stats_cap(self) -> float:
+    def stats_cap(self) -> float:
         """How far the deal side may go on what other processes' deal partitions have
         told: a stall is judged against the stage averages of visits that ended before
         the day the deal entered the stage, so a record of day d waits until every other

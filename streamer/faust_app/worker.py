@@ -651,7 +651,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     async def publish_deal_snapshots(eager: bool) -> None:
         """The deal partitions' stage statistics and how far they are processed. Eagerly
         (after a batch) only when the processed day moved on: other workers' deal sides
-        wait for it (Processor._stats_cap), a day at a time."""
+        wait for it (Processor.stats_cap), a day at a time."""
         processed = processor.deal_processed()
         day = floor_to(processed, DAY) if processed != float("-inf") else processed
         if eager and (day <= snapshot_day[0] or not processor.stalls_on):
@@ -783,7 +783,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 },
                 "waiting_for": processor.rep_frontier.lagging()[:20],
                 "shared_view_loaded": feed.caught_up.is_set(),
-                "deal_cap": processor._stats_cap(),  # noqa: SLF001
+                "deal_cap": processor.stats_cap(),
                 "deal_processed": processor.deal_processed(),
                 "rep_judged": processor.rep_judged,
                 "snapshots": {p: s.processed for p, s in view.snapshots.items()},
