@@ -546,6 +546,13 @@ class Processor:
         # the boundaries since its own last one, in order with its records (the others
         # skip what they judged); None: a partition never judged starts at its records
         own = self.reps.judged_until(self.rep_parts) if self.rep_parts else None
+        if own is None and self.rep_parts and upto != NEVER:
+            # partitions never judged: time starts just before the first record (or the
+            # frontier, with nothing buffered)
+            self.reps.start_clocks(
+                self.rep_parts, _before(min(self.rep_buffer.peek_at(), upto), self.interval)
+            )
+            own = self.reps.judged_until(self.rep_parts)
         self.rep_judged = NEVER if own is None else own
         self.rep_judged = self._run(
             self.rep_buffer,

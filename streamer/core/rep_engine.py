@@ -343,6 +343,13 @@ class RepEngine:
             return None
         return min(m for m in moments if m is not None)
 
+    def start_clocks(self, partitions: Iterable[int], moment: float) -> None:
+        """Partitions never judged start judging after ``moment`` (a boundary just before
+        the first record they take): kept with the clocks, so time does not start again
+        at a later record when the next run finds them still unjudged."""
+        for partition in partitions:
+            self.clocks.setdefault(str(partition), moment)
+
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Judge every rep of the partition at every boundary up to ``now``; prune old state.
 

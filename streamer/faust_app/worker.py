@@ -782,6 +782,16 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                     "rep": processor.rep_frontier.value,
                 },
                 "waiting_for": processor.rep_frontier.lagging()[:20],
+                "bounds": {
+                    side: {
+                        s: (b.at, b.idle) if (b := frontier.bound_of(s)) is not None else None
+                        for s in sorted(frontier.sources)
+                    }
+                    for side, frontier in (
+                        ("deal", processor.deal_frontier),
+                        ("rep", processor.rep_frontier),
+                    )
+                },
                 "shared_view_loaded": feed.caught_up.is_set(),
                 "deal_cap": processor.stats_cap(),
                 "deal_processed": processor.deal_processed(),
