@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from streamer.settings import load_settings
 
-from .kafka_helpers import BOOTSTRAP, WorkerProcess, isolated_settings
+from .kafka_helpers import BOOTSTRAP, WorkerProcess, delete_topics, isolated_settings, test_topics
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,19 @@ def kafka_broker() -> str:
 
         kafka_up(load_settings(kafka_bootstrap=BOOTSTRAP))
     return BOOTSTRAP
+
+
+@pytest.fixture(autouse=True)
+def own_topics(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Kafka test's topics are deleted when it is over (its workers are stopped by
+    then: this fixture is set up before, so torn down after, the ones it asks for)."""
+    if request.node.get_closest_marker("kafka") is None:
+        yield
+        return
+    request.getfixturevalue("kafka_broker")
+    before = asyncio.run(test_topics())
+    yield
+    asyncio.run(delete_topics(asyncio.run(test_topics()) - before))
 
 
 @pytest.fixture

@@ -25,6 +25,38 @@ from streamer.settings import RulesSettings, Settings, TopicNames, load_settings
 BOOTSTRAP = os.environ.get("SALESPULSE_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
+# what isolated_settings names topics (its own) and Faust names the app's internal ones
+TEST_TOPIC_PREFIXES = ("t-", "salespulse-test-")
+
+
+async def test_topics() -> set[str]:
+    """The topics on the broker that tests made (see TEST_TOPIC_PREFIXES)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        return {t for t in await admin.list_topics() if t.startswith(TEST_TOPIC_PREFIXES)}
+    finally:
+        await admin.close()
+
+
+async def delete_topics(names: Iterable[str]) -> None:
+    """Delete ``names`` (a test's topics once it is over: a broker carrying every topic
+    of a whole run recovers and elects ever slower, and its tests time out)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    names = sorted(names)
+    if not names:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
