@@ -198,8 +198,9 @@ def test_replay_of_any_interleaving_of_the_partitions_gives_the_file_order_alert
     seed, speeds, advance_each
 ):
     """Partitions read at different speeds (each in its own order), the processor run
-    every 64 lines or after every line. Every partition's first line comes first: until
-    a partition is read, loopback does not wait for it (the xfail below)."""
+    every 64 lines or after every line. Every partition's first line comes first: fed
+    line by line, a loopback knows only the partitions it has read, so it cannot wait
+    for one it has not (``Replay.replay`` declares them all before it starts)."""
     want = baseline(SETTINGS.allowed_lateness_seconds)
     lines = interleave(streams_of(simulated()), random.Random(seed), speeds)
     assert sorted(lines, key=lambda x: x.value) == sorted(simulated(), key=lambda x: x.value)
