@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
 from schemas.envelope import SCHEMA_VERSION, WireModel
-from schemas.fields import Id, UtcDatetime
+from schemas.fields import OutputId, UtcDatetime
 
 __all__ = ["Alert", "AlertStatus", "AlertSubject", "Severity", "SubjectKind", "alert_key_for"]
 
@@ -21,7 +21,7 @@ class AlertSubject(WireModel):
     """What an alert is about."""
 
     kind: SubjectKind = Field(description="The kind of thing the alert is about.")
-    id: Id = Field(description="Its id: a deal_id, rep_id or team_id.")
+    id: OutputId = Field(description="Its id: a deal_id, rep_id or team_id.")
 
     @property
     def key(self) -> str:
@@ -46,11 +46,11 @@ class Alert(WireModel):
     schema_version: int = Field(
         default=SCHEMA_VERSION, strict=True, ge=1, description="Version of the wire contract."
     )
-    alert_id: Id = Field(
+    alert_id: OutputId = Field(
         description="Names one episode of the condition; the same id however often a worker "
         "restarts or replays."
     )
-    alert_key: Id = Field(
+    alert_key: OutputId = Field(
         description="Names the condition: `<rule>:<subject.kind>:<subject.id>`, e.g. "
         "`deal_stalled:deal:deal-9`. Alert commands refer to it."
     )
@@ -62,9 +62,11 @@ class Alert(WireModel):
     status: AlertStatus = Field(description="Whether the condition holds (firing) or ended.")
     severity: Severity = Field(description="How urgent it is.")
     subject: AlertSubject = Field(description="What the alert is about.")
-    rep_id: Id | None = Field(default=None, description="The rep concerned, when there is one.")
-    team_id: Id | None = Field(default=None, description="The team concerned, when known.")
-    manager_id: Id | None = Field(
+    rep_id: OutputId | None = Field(
+        default=None, description="The rep concerned, when there is one."
+    )
+    team_id: OutputId | None = Field(default=None, description="The team concerned, when known.")
+    manager_id: OutputId | None = Field(
         default=None,
         description="The manager to notify, from the rep's latest rep.upserted, when known.",
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.fields import EventId, UtcDatetime
+from schemas.fields import EventId, Text, UtcDatetime
 
 __all__ = ["SCHEMA_VERSION", "EventEnvelope", "WireModel"]
 
@@ -58,9 +58,15 @@ class EventEnvelope(WireModel):
         description="When it happened in the CRM (event time), RFC 3339 with an offset; "
         "normalised to UTC. All windows and durations use it."
     )
-    source: str = Field(
+    source: Text = Field(
         description="Free text naming the producer: salesforce, hubspot, pipedrive, simulator, ..."
     )
     schema_version: int = Field(
-        default=SCHEMA_VERSION, strict=True, ge=1, description="Version of the wire contract."
+        default=SCHEMA_VERSION,
+        strict=True,
+        ge=1,
+        le=SCHEMA_VERSION,
+        description="Version of the wire contract. A newer version than this reader knows is "
+        "rejected (to the dead-letter topic, to be read again after an upgrade): a new "
+        "version is by definition one an older reader cannot read correctly.",
     )

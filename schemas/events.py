@@ -16,7 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationInfo, field_validator
 
 from schemas.envelope import EventEnvelope
-from schemas.fields import CurrencyCode, Id, IsoDate, NonNegativeNumber, PositiveNumber, UtcDatetime
+from schemas.fields import (
+    AlertKey,
+    CurrencyCode,
+    Id,
+    IsoDate,
+    NonNegativeNumber,
+    PositiveNumber,
+    Text,
+    UtcDatetime,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -121,10 +130,10 @@ class _DealEventBase(EventEnvelope):
         description="ISO 4217 code of `amount`; absent or null means the configured reporting "
         "currency.",
     )
-    source_channel: str | None = Field(
+    source_channel: Text | None = Field(
         default=None, description="Where the deal came from: referral, ads, event, ..."
     )
-    product: str | None = Field(default=None, description="The kind of deal.")
+    product: Text | None = Field(default=None, description="The kind of deal.")
     expected_close: IsoDate | None = Field(
         default=None, description="The date the deal is expected to close."
     )
@@ -159,7 +168,7 @@ class DealLost(_DealEventBase):
     """The deal closed as lost; whatever `stage` says, it now counts as stage `lost`."""
 
     event_type: Literal["deal.lost"] = "deal.lost"
-    reason: str | None = Field(default=None, description="Why the deal was lost.")
+    reason: Text | None = Field(default=None, description="Why the deal was lost.")
 
 
 # --- leads --------------------------------------------------------------------
@@ -171,7 +180,7 @@ class _LeadEventBase(EventEnvelope):
     team_id: Id | None = Field(
         default=None, description="The rep's team, used when no rep.upserted names one."
     )
-    source_channel: str | None = Field(
+    source_channel: Text | None = Field(
         default=None, description="Where the lead came from: referral, ads, event, ..."
     )
 
@@ -229,9 +238,9 @@ class RepUpserted(EventEnvelope):
     name: Id = Field(description="Display name.")
     team_id: Id = Field(description="The rep's team.")
     manager_id: Id = Field(description="The manager who receives the rep's alerts.")
-    email: str | None = Field(default=None, description="The rep's email address.")
-    slack_user_id: str | None = Field(default=None, description="The rep's Slack user id.")
-    timezone: str | None = Field(
+    email: Text | None = Field(default=None, description="The rep's email address.")
+    slack_user_id: Text | None = Field(default=None, description="The rep's Slack user id.")
+    timezone: Text | None = Field(
         default=None, description="IANA time zone name, e.g. Europe/Berlin."
     )
 
@@ -255,9 +264,9 @@ class RepUpserted(EventEnvelope):
 
 
 class _AlertCommandBase(EventEnvelope):
-    alert_key: Id = Field(description="The alert condition, as in the alert's `alert_key`.")
+    alert_key: AlertKey = Field(description="The alert condition, as in the alert's `alert_key`.")
     by: Id = Field(description="Who gave the command.")
-    reason: str | None = Field(default=None, description="Why, in the person's words.")
+    reason: Text | None = Field(default=None, description="Why, in the person's words.")
 
 
 class AlertAck(_AlertCommandBase):

@@ -1,9 +1,15 @@
 """Field types shared by the wire models.
 
-They encode the contract's field rules once: ids are non-empty, numbers are
-JSON numbers (never numeric strings, never NaN or infinity), timestamps are
-RFC 3339 strings with an offset and are normalised to UTC, dates are
+They encode the contract's field rules once: ids are 1-200 characters with no
+whitespace around them and no control characters, free text is at most 1,000
+characters, numbers are JSON numbers (never numeric strings, never NaN or
+infinity, at most 10^15 so that sums of them stay finite), timestamps are RFC
+3339 strings with an offset and are normalised to UTC, dates are
 ``YYYY-MM-DD`` strings, currencies are ISO 4217 codes.
+
+Nothing is trimmed or coerced into shape: ``" rep-1 "`` is not ``"rep-1"``, and a
+reader that quietly made it so would file the same rep under two keys in any
+system that did not, so a value in a lenient form is rejected with the reason.
 
 Timestamps and dates are parsed here rather than by pydantic's own datetime
 and date types, which also take Unix times (``"1767225600"``), a space for the
@@ -27,14 +33,21 @@ from pydantic import (
 )
 
 __all__ = [
+    "ID_MAX_LENGTH",
     "ISO_DATE_PATTERN",
+    "KEY_MAX_LENGTH",
+    "MAX_NUMBER",
     "RFC3339_PATTERN",
+    "TEXT_MAX_LENGTH",
+    "AlertKey",
     "CurrencyCode",
     "EventId",
     "Id",
     "IsoDate",
     "NonNegativeNumber",
+    "OutputId",
     "PositiveNumber",
+    "Text",
     "UtcDatetime",
     "parse_rfc3339",
     "strict_date",
@@ -48,6 +61,45 @@ def _iso_4217(value: str) -> str:
     if not _CURRENCY_PATTERN.fullmatch(value):
         raise ValueError("must be an ISO 4217 code of three upper-case letters")
     return value
+
+
+# --- identifiers and text -------------------------------------------------------
+
+ID_MAX_LENGTH: Final = 200
+"""The longest id (``event_id``, ``rep_id``, ``deal_id``, ``stage``...): ids become Kafka
+keys, table keys and parts of alert ids, so an unbounded one could make a message the
+service writes larger than the topic takes."""
+
+KEY_MAX_LENGTH: Final = 500
+"""The longest ``alert_key`` an alert command may name (a rule, a kind and an id)."""
+
+TEXT_MAX_LENGTH: Final = 1000
+"""The longest free-text field (``source``, ``product``, ``reason``, ``name``...)."""
+
+MAX_NUMBER: Final = 1e15
+"""The largest amount, target or duration: a million deals of it still sum to a finite
+figure (a KPI of ``Infinity`` is not JSON)."""
+
+# C0 and C1 control characters (NUL, newline, escape...): never part of an id.
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
+_ID_PATTERN: Final = f"^[^\\s{_CONTROL}]([^{_CONTROL}]*[^\\s{_CONTROL}])?$"
+
+
+def _clean_id(value: str) -> str:
+    if value.strip() != value:
+        raise ValueError(
+            "must not be blank" if not value.strip() else "must not have whitespace around it"
+        )
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _id_schema(max_length: int) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _ID_PATTERN}
+    )
 
 
 # --- timestamps and dates -----------------------------------------------------
@@ -184,11 +236,34 @@ def _in_utc(moment: datetime) -> datetime:
 
 # --- the types ----------------------------------------------------------------
 
-Id = Annotated[str, StringConstraints(min_length=1)]
-"""A non-empty identifier (rep, deal, lead, team, manager, alert key...)."""
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ID_MAX_LENGTH),
+    AfterValidator(_clean_id),
+    _id_schema(ID_MAX_LENGTH),
+]
+"""An identifier a producer sends (rep, deal, lead, team, manager, pipeline, stage...):
+1 to 200 characters, no whitespace at either end, no control characters."""
 
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-"""The envelope's ``event_id``: 1 to 200 characters."""
+EventId = Id
+"""The envelope's ``event_id``: an :data:`Id`."""
+
+AlertKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=KEY_MAX_LENGTH),
+    AfterValidator(_clean_id),
+    _id_schema(KEY_MAX_LENGTH),
+]
+"""An ``alert_key`` named by an alert command: as :data:`Id`, up to 500 characters."""
+
+OutputId = Annotated[str, StringConstraints(min_length=1)]
+"""An identifier the service writes (an alert's ids and subject): non-empty. Looser
+than :data:`Id` on purpose: state kept from before a stricter reader may hold an id
+:data:`Id` now refuses, and the alert about it must still be written."""
+
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX_LENGTH)]
+"""Free text a producer sends (``source``, ``product``, ``reason``...): at most 1,000
+characters."""
 
 UtcDatetime = Annotated[
     AwareDatetime,
@@ -204,11 +279,11 @@ IsoDate = Annotated[
 ]
 """A calendar date written ``YYYY-MM-DD`` (see :func:`strict_date`)."""
 
-NonNegativeNumber = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-"""A finite JSON number >= 0 (an integer is accepted; a string is not)."""
+NonNegativeNumber = Annotated[float, Field(strict=True, ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
+"""A finite JSON number from 0 to 10^15 (an integer is accepted; a string is not)."""
 
-PositiveNumber = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
-"""A finite JSON number > 0 (an integer is accepted; a string is not)."""
+PositiveNumber = Annotated[float, Field(strict=True, gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
+"""A finite JSON number above 0, at most 10^15 (an integer is accepted; a string is not)."""
 
 CurrencyCode = Annotated[
     str,

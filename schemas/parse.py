@@ -137,6 +137,10 @@ def _describe(error: ErrorDetails) -> str:
         what = f"must be >= {_number(ctx.get('ge'))}"
     elif kind == "greater_than":
         what = f"must be > {_number(ctx.get('gt'))}"
+    elif kind == "less_than_equal" and where == "schema_version":
+        what = f"a newer version than this reader knows (up to {_number(ctx.get('le'))})"
+    elif kind == "less_than_equal":
+        what = f"must be <= {_number(ctx.get('le'))}"
     elif kind in _PLAIN_MESSAGES:
         what = _PLAIN_MESSAGES[kind]
     else:

@@ -31,8 +31,18 @@ from schemas import (
     RepUpserted,
     parse_event,
 )
+from schemas.envelope import SCHEMA_VERSION
+from schemas.fields import MAX_NUMBER
 
-ids = st.text(min_size=1, max_size=12)
+
+def _ids(max_size: int) -> st.SearchStrategy[str]:
+    """Ids as the contract allows them: any character but a control character, no
+    whitespace at either end."""
+    letters = st.characters(blacklist_categories=("Cc", "Cs"))
+    return st.text(letters, min_size=1, max_size=max_size).filter(lambda s: s == s.strip())
+
+
+ids = _ids(12)
 texts = st.text(max_size=20)
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
@@ -41,14 +51,14 @@ aware = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=offsets
 )
 dates = st.dates(min_value=date(1971, 1, 1), max_value=date(2100, 1, 1))
-amounts = st.floats(min_value=0, allow_nan=False, allow_infinity=False) | st.integers(0, 10**12)
+amounts = st.floats(min_value=0, max_value=MAX_NUMBER) | st.integers(0, int(MAX_NUMBER))
 currencies = st.text(alphabet=string.ascii_uppercase, min_size=3, max_size=3)
 
 envelope: dict[str, Any] = {
-    "event_id": st.text(min_size=1, max_size=200),
+    "event_id": _ids(200),
     "occurred_at": aware,
     "source": texts,
-    "schema_version": st.integers(min_value=1, max_value=3),
+    "schema_version": st.just(SCHEMA_VERSION),
 }
 deal_fields: dict[str, Any] = {
     **envelope,
