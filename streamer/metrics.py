@@ -142,7 +142,25 @@ class Metrics:
         )
         self.ready = Gauge(
             "salespulse_ready",
-            "1 once the worker has recovered its tables and processes messages.",
+            "1 while the worker has recovered its tables and makes progress (/ready).",
+            registry=r,
+        )
+        self.live = Gauge(
+            "salespulse_live",
+            "1 unless the worker is stuck: work without progress for health.stuck_seconds, "
+            "or a failed producer (/live).",
+            registry=r,
+        )
+        self.stalled_seconds = Gauge(
+            "salespulse_stalled_seconds",
+            "Seconds the worker has had work (lag, unsent or unacknowledged records, a "
+            "rebalance or recovery) without progress; 0 while it progresses or is idle.",
+            registry=r,
+        )
+        self.delivery_wait_seconds = Gauge(
+            "salespulse_delivery_wait_seconds",
+            "Age of the oldest batch of effects (alerts, forwards, dead letters) awaiting "
+            "Kafka's acknowledgement; 0 when none waits.",
             registry=r,
         )
         self.kpi = KpiGauges(r)

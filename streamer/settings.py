@@ -42,6 +42,7 @@ __all__ = [
     "DeadLetterSettings",
     "DeadLetterWindow",
     "DealStalledRule",
+    "HealthSettings",
     "KafkaSettings",
     "RulesSettings",
     "Settings",
@@ -144,6 +145,56 @@ class DeadLetterSettings(_Frozen):
             raise ValueError(
                 f"min_messages ({self.min_messages}) must not exceed window.messages "
                 f"({self.window.messages}): the limit could never be judged"
+            )
+        return self
+
+
+class HealthSettings(_Frozen):
+    """When a worker counts as stalled (not ready), stuck (not live) and when it exits by
+    itself: "recover or exit, never hang" (docs/operations.md, *Health*).
+
+    Progress is a record read from an input, internal or tick partition, or a batch's
+    effects (alerts, forwards, dead letters) acknowledged by Kafka. It is only asked for
+    while there is something to do: messages behind the high watermarks of the partitions
+    the worker reads, records in the producer's buffer, effects awaiting acknowledgement,
+    or a rebalance or table recovery under way."""
+
+    stall_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="/ready answers 503 when the worker has had work for this long without "
+        "progress (or an effect has waited this long for Kafka's acknowledgement)",
+    )
+    stuck_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="/live answers 503 when the worker has had work for this long without "
+        "progress, an effect has waited this long for Kafka's acknowledgement, or the "
+        "producer has failed; keep it above broker_session_timeout_seconds (a rebalance "
+        "may wait that long for a member that left)",
+    )
+    exit_after_seconds: float = Field(
+        360.0,
+        ge=0,
+        le=86_400,
+        description="the worker exits with status 4 after this long without progress while "
+        "it has work (at once when the producer has failed), so a supervisor restarts it; "
+        "0: never (leave it to the liveness probe)",
+    )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> HealthSettings:
+        if self.stuck_seconds < self.stall_seconds:
+            raise ValueError(
+                f"stuck_seconds ({self.stuck_seconds}) must not be below stall_seconds "
+                f"({self.stall_seconds}): a worker is unready before it counts as stuck"
+            )
+        if self.exit_after_seconds and self.exit_after_seconds < self.stuck_seconds:
+            raise ValueError(
+                f"exit_after_seconds ({self.exit_after_seconds}) must be 0 or at least "
+                f"stuck_seconds ({self.stuck_seconds})"
             )
         return self
 
@@ -359,6 +410,10 @@ class Settings(BaseSettings):
     )
     rules: RulesSettings = RulesSettings()
     dead_letter: DeadLetterSettings = DeadLetterSettings()
+    health: HealthSettings = Field(
+        default_factory=HealthSettings,
+        description="progress-aware /ready and /live, and the exit of a stuck worker",
+    )
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings,
         description="alert delivery to people: receivers, routes, quiet hours",

@@ -29,6 +29,7 @@ import hmac
 import json
 import os
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
@@ -66,6 +67,7 @@ from ..notify.agents import register_notifications
 from ..settings import Settings
 from .fastpath import THROUGHPUT_SETTINGS, FastPathConsumer
 from .fastpath import install as install_fast_path
+from .health import EXIT_STUCK, Health, ProgressWatch
 from .kpi_export import KpiExporter
 from .shared_feed import SharedFeed
 
@@ -411,6 +413,9 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         rep_events.get_topic_name(): "rep",
     }
     offsets: dict[TP, int] = {}  # the last offset read per partition
+    tick_offsets: dict[TP, int] = {}  # the same for the processor's tick partitions
+    records_read = [0]  # records of every batch processed: the progress the watch sees
+    watch = ProgressWatch(settings.health, time.time())
     published: dict[str, dict[str, Any]] = {}
     publish_rounds = [0]  # completed publications of this worker's snapshots
     bounds_sent: dict[str, Any] = {"wire": None, "at": 0.0}
@@ -452,7 +457,15 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     async def deliver(out: Outbox) -> None:
         """Send every effect and wait until the broker has them all (effects before the
-        state that records them, and before the offsets that produced them)."""
+        state that records them, and before the offsets that produced them). The health
+        watch sees how long they wait: a producer that cannot deliver is a stuck worker."""
+        token = watch.delivery_started(time.time())
+        try:
+            await send_effects(out)
+        finally:
+            watch.delivery_finished(token, time.time())
+
+    async def send_effects(out: Outbox) -> None:
         pending: list[Any] = []
         for forward in out.forwards:
             pending.append(
@@ -589,6 +602,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 offsets[tp] = messages[-1].offset
             if role is None and side is None:  # a tick: time passes, idle inputs show
                 metrics.ticks.labels(f"reps-{tp.partition}").inc()
+                tick_offsets[tp] = messages[-1].offset
             if feed.caught_up.is_set():  # routing facts and baselines first
                 if deals.expected or processor.deal_parts - deals.owned:
                     wanted = sorted(deals.expected | processor.deal_parts)
@@ -609,6 +623,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         await send_bounds(force=side is None and role is None)
         await publish_deal_snapshots(eager=True)
         hold_back_what_runs_ahead()
+        records_read[0] += len(messages)
         done = [m for m in out.done if m is not None]
         if role is None and side is None:
             done += messages  # ticks: a wake-up, done once the run they caused is
@@ -732,6 +747,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             published.pop(f"r{partition}", None)
         for tp in revoked:
             offsets.pop(tp, None)
+            tick_offsets.pop(tp, None)
             paused.discard(tp)
         consumer = app.consumer
         if isinstance(consumer, FastPathConsumer):
@@ -747,14 +763,122 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    def is_ready() -> bool:
+    def recovered() -> bool:
         tables: Any = app.tables  # TableManager; its interface type lacks ``recovery``
         return app.rebalancing is False and tables.recovery.completed.is_set()
+
+    def is_ready() -> bool:
+        """Recovered, and making progress (docs/operations.md, *Health*)."""
+        return recovered() and health_now[0].progressing
 
     # Read at every scrape, so the gauge is true without anyone polling /ready.
     metrics.ready.set_function(lambda: 1.0 if is_ready() else 0.0)
 
     watched = set(roles) | set(sides)
+    tick_topic = rep_ticks.get_topic_name()
+    health_now: list[Health] = [watch.judge(time.time(), (0,), None, None)]
+    heartbeat = [time.monotonic()]  # when the event loop last judged health
+
+    def producer_failure() -> str | None:
+        """Why the producer can no longer send anything, or None."""
+        producer: Any = app.producer
+        if producer is None:
+            return None
+        for service in (producer, producer.buffer):
+            if service.crashed:
+                return f"producer failed: {service.crash_reason!r}"
+        client = getattr(producer, "_producer", None)  # the aiokafka producer, once started
+        sender = getattr(getattr(client, "_sender", None), "sender_task", None)
+        if sender is not None and sender.done() and not app.should_stop:
+            return "producer failed: its sender task ended"
+        return None
+
+    def work_waiting() -> tuple[tuple[int, ...], str | None]:
+        """What moves when the worker progresses, and what there is to do (None: idle)."""
+        tables: Any = app.tables
+        recovery = tables.recovery
+        generation = int(app.consumer_generation_id or 0)
+        recovered_to = sum(recovery.active_offsets.values()) + sum(
+            recovery.standby_offsets.values()
+        )
+        position = (records_read[0], recovered_to, generation)
+        if not recovered():
+            return position, "a rebalance or table recovery"
+        consumer = app.consumer
+        assigned = consumer.assignment() if consumer else set()
+        lag, ticks_assigned = 0, False
+        for tp in assigned:
+            if tp.topic == tick_topic:
+                ticks_assigned = True
+                read = tick_offsets.get(tp)
+                next_read = read + 1 if read is not None else next_offset(tp)
+            elif tp.topic in watched:
+                next_read = next_offset(tp)
+            else:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - next_read)
+        if lag:
+            return position, f"{lag} messages behind the high watermarks"
+        unsent = app.producer.buffer.size if app.producer else 0
+        if unsent:
+            return position, f"{unsent} records in the producer's buffer"
+        buffered = len(processor.deal_buffer) + len(processor.rep_buffer)
+        if buffered and ticks_assigned:  # ticks move time (and read offsets) while they wait
+            return position, f"{buffered} records waiting for event time"
+        return position, None
+
+    def judge_health() -> Health:
+        position, work = work_waiting()
+        previous = health_now[0]
+        health = health_now[0] = watch.judge(time.time(), position, work, producer_failure())
+        heartbeat[0] = time.monotonic()
+        metrics.stalled_seconds.set(health.waiting_seconds)
+        metrics.delivery_wait_seconds.set(health.delivery_wait_seconds)
+        if (health.progressing, health.live) != (previous.progressing, previous.live):
+            event = "worker_progressing" if health.progressing else "worker_stalled"
+            if not health.live:
+                event = "worker_stuck"
+            log.warning(
+                event,
+                reason=health.reason,
+                waiting_seconds=round(health.waiting_seconds, 1),
+                live=health.live,
+            )
+        return health
+
+    metrics.live.set_function(lambda: 1.0 if health_now[0].live else 0.0)
+
+    def exit_stuck(reason: str | None, waiting: float) -> None:
+        log.error(
+            "worker_exit_stuck",
+            reason=reason or "the event loop stopped answering",
+            waiting_seconds=round(waiting, 1),
+            exit_status=EXIT_STUCK,
+        )
+        os._exit(EXIT_STUCK)  # no flush, no commit: what is unacknowledged is read again
+
+    @app.timer(interval=1.0)
+    async def watch_health() -> None:
+        health = judge_health()
+        if health.exit:
+            exit_stuck(health.reason, health.waiting_seconds)
+
+    def watch_the_loop() -> None:
+        """A thread of its own: an event loop blocked in a call (no timer runs) is stuck
+        too; exit once it has not judged health for exit_after_seconds."""
+        limit = settings.health.exit_after_seconds
+        while True:
+            time.sleep(1.0)
+            silent = time.monotonic() - heartbeat[0]
+            if limit and silent >= limit:
+                exit_stuck(None, silent)
+
+    @app.task
+    async def start_loop_watchdog() -> None:
+        heartbeat[0] = time.monotonic()
+        threading.Thread(target=watch_the_loop, name="salespulse-watchdog", daemon=True).start()
 
     @app.page("/progress")
     async def progress_page(web: Any, request: Any) -> Any:
@@ -775,6 +899,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 "lag": lag,
                 "assigned": len(assigned),
                 "ready": is_ready(),
+                "health": health_now[0].to_wire(),
                 "processed": processed,
                 "buffered": len(processor.deal_buffer) + len(processor.rep_buffer),
                 "frontier": {
@@ -827,8 +952,18 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     @app.page("/ready")
     async def ready_page(web: Any, request: Any) -> Any:
+        """200 once the tables are recovered and while the worker makes progress."""
         ready = is_ready()
-        return web.json({"ready": ready}, status=200 if ready else 503)
+        health = health_now[0]
+        body = {"ready": ready, "recovered": recovered(), **health.to_wire()}
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/live")
+    async def live_page(web: Any, request: Any) -> Any:
+        """200 unless the worker is stuck (health.stuck_seconds without progress while it
+        has work, or a failed producer): a liveness probe restarts it."""
+        health = health_now[0]
+        return web.json(health.to_wire(), status=200 if health.live else 503)
 
     # alert lifecycle and delivery to people (docs/notifications.md)
     register_notifications(app, settings, metrics, view, org_loaded=feed.caught_up)

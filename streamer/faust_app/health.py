@@ -1,0 +1,107 @@
+"""Is the worker making progress? The judgement behind ``/ready``, ``/live`` and the exit
+of a stuck worker ("recover or exit, never hang", issue 11).
+
+:class:`ProgressWatch` is pure: the worker tells it what it read, when a batch's effects
+were handed to the producer and when Kafka acknowledged them, and asks, with the time of
+the asking, for a :class:`Health`. The rules (``health.*`` settings):
+
+* *progress* is a record read from a partition the worker processes (input, internal or
+  tick topics), a step of table recovery, a new consumer generation, or a batch's
+  effects acknowledged;
+* it is only asked for while there is *work*: messages behind the high watermarks, records
+  in the producer's buffer, effects awaiting acknowledgement, a rebalance or a recovery.
+  An idle worker is healthy however long it idles;
+* the time *waiting* is the longer of the time with work and no progress, and the age of
+  the oldest effects awaiting acknowledgement (a producer that cannot deliver);
+* waiting ``stall_seconds`` makes the worker unready, ``stuck_seconds`` not live, and
+  ``exit_after_seconds`` (unless 0) makes it exit. A failed producer (its service crashed)
+  never recovers by itself: not ready, not live and exit at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from ..settings import HealthSettings
+
+__all__ = ["EXIT_STUCK", "Health", "ProgressWatch"]
+
+#: The worker's exit status when it stops itself because it is stuck (3 is the
+#: dead-letter limit's stop).
+EXIT_STUCK = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The verdict at one moment."""
+
+    progressing: bool  # no stall: /ready needs this (and recovery done)
+    live: bool
+    exit: bool
+    waiting_seconds: float  # work without progress, or the oldest delivery's age
+    delivery_wait_seconds: float
+    reason: str | None  # why not progressing, in words for the log and the pages
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "progressing": self.progressing,
+            "live": self.live,
+            "waiting_seconds": round(self.waiting_seconds, 3),
+            "delivery_wait_seconds": round(self.delivery_wait_seconds, 3),
+            "reason": self.reason,
+        }
+
+
+class ProgressWatch:
+    """What the worker has done lately, and whether that is enough (see the module)."""
+
+    def __init__(self, settings: HealthSettings, now: float) -> None:
+        self.settings = settings
+        self.position: tuple[int, ...] | None = None
+        self.last_progress = now
+        self._deliveries: dict[int, float] = {}  # token -> when handed to the producer
+        self._tokens = itertools.count()
+
+    def delivery_started(self, now: float) -> int:
+        """A batch's effects were handed to the producer; returns the token to finish it."""
+        token = next(self._tokens)
+        self._deliveries[token] = now
+        return token
+
+    def delivery_finished(self, token: int, now: float) -> None:
+        """Kafka acknowledged them (or they failed: the batch is then read again)."""
+        self._deliveries.pop(token, None)
+        self.last_progress = now
+
+    def judge(
+        self, now: float, position: tuple[int, ...], work: str | None, producer_failed: str | None
+    ) -> Health:
+        """The verdict at ``now``: ``position`` is anything that moves when the worker
+        progresses (records read, recovery offsets, consumer generation); ``work`` says what
+        there is to do (None: nothing); ``producer_failed`` why the producer is gone."""
+        if position != self.position:
+            self.position = position
+            self.last_progress = now
+        oldest = min(self._deliveries.values(), default=None)
+        delivery_wait = 0.0 if oldest is None else max(0.0, now - oldest)
+        if work is None and oldest is None:
+            self.last_progress = now  # idle: nothing to wait for is not a stall
+        stalled = max(0.0, now - self.last_progress)
+        waiting = max(stalled, delivery_wait)
+        s = self.settings
+        if producer_failed is not None:
+            return Health(False, False, True, waiting, delivery_wait, producer_failed)
+        reason = None
+        if delivery_wait >= s.stall_seconds:
+            reason = f"effects unacknowledged by Kafka for {delivery_wait:.0f}s"
+        elif stalled >= s.stall_seconds:
+            reason = f"no progress for {stalled:.0f}s with {work or 'work'} waiting"
+        return Health(
+            progressing=waiting < s.stall_seconds,
+            live=waiting < s.stuck_seconds,
+            exit=bool(s.exit_after_seconds) and waiting >= s.exit_after_seconds,
+            waiting_seconds=waiting,
+            delivery_wait_seconds=delivery_wait,
+            reason=reason,
+        )
