@@ -103,10 +103,15 @@ class Replay:
         offset = self._offsets[(role, partition)]
         self._offsets[(role, partition)] = offset + 1
         processor = self.processor
+        dead_before = len(processor.out.dead)
         processor.read(role, role, partition, offset, key.encode(), data)
-        at = to_epoch(event.occurred_at)
-        if at > self.newest:
-            self.newest = at
+        refused = [d.error for d in processor.out.dead[dead_before:] if not d.late]
+        if refused:  # valid, but its occurred_at is not taken (see RawMarks.refuse)
+            self.summary.rejected[_reason_class(refused[0])] += 1
+        else:
+            at = to_epoch(event.occurred_at)
+            if at > self.newest:
+                self.newest = at
         self._since_advance += 1
         if self._since_advance >= self.advance_every:
             self.advance()

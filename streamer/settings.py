@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -402,6 +403,38 @@ class Settings(BaseSettings):
         "occurred_at seen less allowed_lateness_seconds (replays, simulations)",
     )
     allowed_lateness_seconds: float = Field(300.0, ge=0)
+    max_event_time_jump_seconds: float = Field(
+        400 * 86_400.0,
+        gt=0,
+        description="an event whose occurred_at is more than this far ahead of the newest one "
+        "read from its input partition is dead-lettered, not processed (unless the event just "
+        "before it on that partition was dead-lettered for the same reason and this one agrees "
+        "with it: then the partition's time did jump); the default, 400 days, lets annual "
+        "quotas through",
+    )
+    earliest_event_year: int = Field(
+        2000,
+        ge=1,
+        le=9999,
+        description="an event whose occurred_at is before 1 January of this year (UTC) is "
+        "dead-lettered: it bounds what the first event of a partition can be",
+    )
+    latest_event_year: int = Field(
+        2099,
+        ge=1,
+        le=9999,
+        description="an event whose occurred_at is after 31 December of this year (UTC) is "
+        "dead-lettered: it bounds what the first event of a partition can be",
+    )
+
+    @field_validator("latest_event_year")
+    @classmethod
+    def _years_in_order(cls, value: int, info: ValidationInfo) -> int:
+        earliest = info.data.get("earliest_event_year")
+        if earliest is not None and value < earliest:
+            raise ValueError(f"must not be before earliest_event_year ({earliest})")
+        return value
+
     tick_interval_seconds: float = Field(5.0, gt=0, le=3600)
     stats_publish_interval_seconds: float = Field(2.0, gt=0, le=3600)
     reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")

@@ -71,17 +71,70 @@ def boundaries_between(after: float, upto: float, interval: float) -> Iterator[f
 
 
 class RawMarks:
-    """The newest ``occurred_at`` read per source, and the late test made against it.
+    """The newest ``occurred_at`` read per source, the late test made against it, and
+    the guard that keeps an absurd ``occurred_at`` out of event time.
 
     ``source`` is ``"<topic role>:<partition>"``. Pure bookkeeping: the caller decides
-    what a late event becomes (the late topic, a metric).
+    what a late or refused event becomes (the late topic, the dead-letter topic, a
+    metric).
+
+    **The guard** (:meth:`refuse`): one event dated year 9999 would otherwise move its
+    source's watermark there, and with it the side's time (in a replay, rules judged at
+    every hour up to year 9999; in a worker, every later event of the partition late and
+    held back for good). So an event is refused when its ``occurred_at`` is
+
+    * outside ``[earliest, latest)``, the absolute range: what bounds the first event
+      of a source, which has no watermark to be judged against; or
+    * more than ``max_jump`` ahead of its source's watermark, unless the event judged
+      just before it on the same source was refused for that very reason and this one is
+      within ``max_jump`` of it: two events in a row that agree on a new time mean the
+      source's time really did jump (after a long silence, or past an event dated too
+      early), and the second one is taken. So a single wrong date costs one event, and
+      no date can shut a source out for good.
+
+    Both depend only on the source's events in offset order, so a worker and a replay
+    of the same input refuse the same events.
     """
 
-    __slots__ = ("lateness", "marks")
+    __slots__ = ("earliest", "jumped", "lateness", "latest", "marks", "max_jump")
 
-    def __init__(self, lateness: float, marks: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        lateness: float,
+        marks: Mapping[str, float] | None = None,
+        *,
+        max_jump: float = math.inf,
+        earliest: float = -math.inf,
+        latest: float = math.inf,
+    ) -> None:
         self.lateness = lateness
         self.marks: dict[str, float] = dict(marks or {})
+        self.max_jump = max_jump
+        self.earliest = earliest
+        self.latest = latest
+        # per source, the occurred_at of the last event refused for a jump, when the last
+        # event judged there was one
+        self.jumped: dict[str, float] = {}
+
+    def out_of_range(self, at: float) -> bool:
+        """True when ``at`` is outside the absolute range ``[earliest, latest)``."""
+        return not self.earliest <= at < self.latest
+
+    def refuse(self, source: str, at: float) -> bool:
+        """True when an event at ``at`` must not enter event time from ``source`` (see
+        the class): out of range, or too far ahead of the source's watermark. Call it
+        once per event, before :meth:`place`; a refused event leaves the watermark as
+        it was."""
+        if self.out_of_range(at):
+            return True
+        mark = self.marks.get(source, NEVER)
+        if mark != NEVER and at - mark > self.max_jump:
+            previous = self.jumped.get(source)
+            if previous is None or abs(at - previous) > self.max_jump:
+                self.jumped[source] = at
+                return True
+        self.jumped.pop(source, None)
+        return False
 
     def place(self, source: str, at: float) -> float:
         """Where in event time the event is processed: at its ``occurred_at`` when it is
@@ -101,6 +154,11 @@ class RawMarks:
 
     def mark(self, source: str) -> float:
         return self.marks.get(source, NEVER)
+
+    def forget(self, source: str) -> None:
+        """The source is given away: whoever reads it next starts afresh."""
+        self.marks.pop(source, None)
+        self.jumped.pop(source, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from schemas import (
@@ -55,7 +56,7 @@ from .rep_engine import RepEngine
 from .routing import DEAL, REP, partition_for, sides_of
 from .rules.alerting import AlertDraft
 from .state.rep import DealSummary
-from .timeutil import DAY, from_epoch, to_epoch
+from .timeutil import DAY, from_epoch, iso, to_epoch
 
 __all__ = [
     "BOUND_HEADER",
@@ -209,7 +210,12 @@ class Processor:
         self.loopback = loopback
         self.lateness = settings.allowed_lateness_seconds
         self.interval = settings.rep_rules_interval_seconds
-        self.marks = RawMarks(self.lateness)
+        self.marks = RawMarks(
+            self.lateness,
+            max_jump=settings.max_event_time_jump_seconds,
+            earliest=_year_start(settings.earliest_event_year),
+            latest=_year_start(settings.latest_event_year + 1),
+        )
         self.deal_frontier = Frontier()
         self.rep_frontier = Frontier()
         self.deal_buffer = OrderedBuffer()
@@ -284,7 +290,7 @@ class Processor:
         """Input partitions given away: their watermarks go with them (whoever reads
         them next starts from the committed offset, and judges lateness from there)."""
         for source in sources:
-            self.marks.marks.pop(source, None)
+            self.marks.forget(source)
 
     # --- input -------------------------------------------------------------------------
     def read(
@@ -298,7 +304,8 @@ class Processor:
         handle: Any = None,
     ) -> None:
         """One message of an input topic (``role``: deals, activities, quotas, org,
-        commands). Validated, judged late or not against its source, and routed."""
+        commands). Validated, its ``occurred_at`` guarded (see :class:`RawMarks`), judged
+        late or not against its source, and routed."""
         out = self.out
         try:
             event = parse_event(value if value is not None else b"")
@@ -307,17 +314,28 @@ class Processor:
             out.counts[("rejected", topic)] += 1
             out.done.append(handle)
             return
-        out.counts[("accepted", event.event_type)] += 1
+        at = to_epoch(event.occurred_at)
+        if self.marks.out_of_range(at):
+            self._refuse(self._out_of_range_reason(at), key, value, topic, partition, offset)
+            out.done.append(handle)
+            return
         if isinstance(event, RepUpserted):
+            out.counts[("accepted", event.event_type)] += 1
             self.view.upsert_rep(event)  # the org chart takes effect as it is read
             out.done.append(handle)
             return
         sides = [s for s in sides_of(event) if s[0] in (DEAL, REP)]
         if not sides:  # an alert command: validated here, acted on by the notifications
+            out.counts[("accepted", event.event_type)] += 1
             out.done.append(handle)
             return
-        at = to_epoch(event.occurred_at)
         source = f"{role}:{partition}"
+        mark = self.marks.mark(source)
+        if self.marks.refuse(source, at):
+            self._refuse(self._jump_reason(at, mark), key, value, topic, partition, offset)
+            out.done.append(handle)
+            return
+        out.counts[("accepted", event.event_type)] += 1
         placed = self.marks.place(source, at)
         if placed != at:  # late: processed where its source stands, copied for the record
             out.dead.append(DeadLetter(key, value, _LATE_REASON, topic, partition, offset, True))
@@ -348,6 +366,35 @@ class Processor:
         for side, target, _ in direct:
             sub = 0 if side == sides[0][0] else 1
             self._push(side, event, target, at, (*origin[:3], sub), ticket, counted=sub == 0)
+
+    def _refuse(
+        self,
+        reason: str,
+        key: bytes | None,
+        value: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> None:
+        self.out.dead.append(DeadLetter(key, value, reason, topic, partition, offset))
+        self.out.counts[("rejected", topic)] += 1
+
+    def _out_of_range_reason(self, at: float) -> str:
+        settings = self.settings
+        return (
+            f"occurred_at: outside the years {settings.earliest_event_year} to "
+            f"{settings.latest_event_year} this service takes (earliest_event_year, "
+            f"latest_event_year); not processed, got {iso(at)}"
+        )
+
+    def _jump_reason(self, at: float, mark: float) -> str:
+        limit = self.settings.max_event_time_jump_seconds
+        return (
+            f"occurred_at: more than max_event_time_jump_seconds ({limit:,.0f} s) ahead of "
+            "the newest event read from its partition; not processed (the partition's next "
+            f"event within that much of it is taken as a real jump), got {iso(at)}, "
+            f"{(at - mark) / DAY:,.1f} days after {iso(mark)}"
+        )
 
     def receive(
         self,
@@ -692,6 +739,11 @@ class Processor:
         while self.rep_buffer:
             self._take_rep(self.rep_buffer.pop())
         self.out = Outbox()
+
+
+def _year_start(year: int) -> float:
+    """1 January of ``year``, 00:00 UTC, in seconds (beyond year 9999: never)."""
+    return to_epoch(datetime(year, 1, 1, tzinfo=UTC)) if year <= 9999 else math.inf
 
 
 def _before(at: float, interval: float) -> float:

@@ -74,6 +74,99 @@ def test_an_older_event_never_moves_the_watermark_back_and_a_late_one_not_at_all
     assert marks.mark("activities:1") == 5_001.0
 
 
+# --- the guard on occurred_at -------------------------------------------------------------
+
+DAY = 86_400.0
+
+
+def guarded(**marks: float) -> RawMarks:
+    return RawMarks(300, marks, max_jump=30 * DAY, earliest=0.0, latest=100_000 * DAY)
+
+
+def test_an_event_too_far_ahead_of_its_source_is_refused_and_moves_nothing():
+    marks = guarded(**{"deals:0": 1_000 * DAY})
+
+    assert marks.refuse("deals:0", 1_031 * DAY)
+    assert marks.mark("deals:0") == 1_000 * DAY
+    # the next event in time with the watermark is taken as ever
+    assert not marks.refuse("deals:0", 1_000.5 * DAY)
+    assert marks.accept("deals:0", 1_000.5 * DAY)
+    # exactly the jump is allowed
+    assert not marks.refuse("deals:0", 1_030.5 * DAY)
+
+
+def test_a_lone_far_future_event_costs_itself_only_however_often_it_comes_back():
+    marks = guarded(**{"deals:0": 1_000 * DAY})
+    for _ in range(3):  # wrong dates between good events: each refused
+        assert marks.refuse("deals:0", 99_999 * DAY)
+        assert not marks.refuse("deals:0", 1_000 * DAY)
+    assert marks.mark("deals:0") == 1_000 * DAY
+
+
+def test_two_events_in_a_row_that_agree_on_a_new_time_are_a_real_jump():
+    # a quiet partition wakes up (or its watermark came from an event dated too early):
+    # the first event past the jump is refused, the second one that agrees is taken
+    marks = guarded(**{"quotas:0": 1_000 * DAY})
+
+    assert marks.refuse("quotas:0", 1_100 * DAY)
+    assert not marks.refuse("quotas:0", 1_100.5 * DAY)
+    assert marks.accept("quotas:0", 1_100.5 * DAY)
+    assert not marks.refuse("quotas:0", 1_101 * DAY)
+
+
+def test_two_refused_events_that_disagree_are_both_refused():
+    marks = guarded(**{"deals:0": 1_000 * DAY})
+
+    assert marks.refuse("deals:0", 50_000 * DAY)
+    assert marks.refuse("deals:0", 1_100 * DAY)  # 100 days ahead, far from the other
+    assert not marks.refuse("deals:0", 1_100.1 * DAY)  # agrees with the one before
+
+
+def test_the_first_event_of_a_source_is_bounded_by_the_absolute_range_alone():
+    marks = guarded()
+
+    assert marks.refuse("deals:0", 100_000 * DAY)  # the end of the range is excluded
+    assert marks.refuse("deals:0", -1.0)
+    assert not marks.refuse("deals:1", 99_999 * DAY)
+    assert not marks.refuse("deals:2", 0.0)
+    assert marks.out_of_range(100_000 * DAY) and not marks.out_of_range(0.0)
+
+
+def test_the_guard_is_off_by_default_and_forget_starts_a_source_afresh():
+    marks = RawMarks(300, {"deals:0": 0.0})
+    assert not marks.refuse("deals:0", 1e12)
+
+    strict = guarded(**{"deals:0": 1_000 * DAY})
+    assert strict.refuse("deals:0", 5_000 * DAY)
+    strict.forget("deals:0")
+    assert strict.mark("deals:0") == NEVER
+    assert not strict.refuse("deals:0", 5_000 * DAY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=200 * DAY), min_size=1, max_size=60))
+def test_the_guard_depends_on_the_source_alone_and_never_shuts_it_out(times: list[float]):
+    """The same events of one source get the same verdicts whatever other sources do in
+    between (a worker and a replay interleave sources differently); and of two events in
+    a row within the jump of each other, the second one is never refused."""
+    alone, mixed = guarded(), guarded()
+    verdicts_alone, verdicts_mixed = [], []
+    for i, moment in enumerate(times):
+        refused = alone.refuse("deals:0", moment)
+        if not refused:
+            alone.place("deals:0", moment)
+        verdicts_alone.append(refused)
+        mixed.refuse("deals:1", 150 * DAY - moment)  # another source, read in between
+        mixed.place("deals:1", 150 * DAY - moment)
+        refused = mixed.refuse("deals:0", moment)
+        if not refused:
+            mixed.place("deals:0", moment)
+        verdicts_mixed.append(refused)
+        if i and verdicts_alone[-2] and abs(times[i - 1] - moment) <= 30 * DAY:
+            assert not verdicts_alone[-1]
+    assert verdicts_alone == verdicts_mixed
+
+
 def test_sources_are_judged_independently():
     marks = RawMarks(lateness=300)
     marks.accept("deals:0", 100_000.0)

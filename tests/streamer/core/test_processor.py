@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import parse_event
+from schemas import RepUpserted, parse_event
 from streamer.core.deal_engine import DealEngine, SharedView
 from streamer.core.event_time import NEVER
 from streamer.core.processor import (
@@ -42,7 +42,7 @@ from streamer.core.processor import (
 )
 from streamer.core.rep_engine import RepEngine
 from streamer.core.routing import home_of, partition_for
-from streamer.core.timeutil import to_epoch
+from streamer.core.timeutil import from_epoch, to_epoch
 from streamer.devtools.simulate import SimConfig, generate
 from streamer.replay import Replay
 from streamer.settings import RulesSettings, Settings, load_settings
@@ -613,6 +613,95 @@ def test_a_late_event_is_processed_where_its_source_stands_and_copied_for_the_re
     assert done(processor) == ["h1", "h2", "h3", "h4"]  # h0 is newer: it waits
     deal_z = processor.deals.deals["deal-z"]
     assert deal_z.created_at == at_of(elsewhere)  # the state has the event's own time
+
+
+def test_an_event_dated_far_ahead_of_its_partition_is_a_dead_letter_and_moves_no_time():
+    processor = worker_processor(SETTINGS)
+    processor.read("deals", "sp-deals", 0, 0, b"deal-x", wire(f.created("deal-x", 5)), "h0")
+    jump = SETTINGS.max_event_time_jump_seconds
+    ahead = shifted(f.updated("deal-x", 5, "prospecting"), jump + 1)
+    processor.read("deals", "sp-deals", 0, 1, b"deal-x", wire(ahead), "h1")
+
+    out = processor.take()
+    assert [(d.offset, d.late, d.value) for d in out.dead] == [(1, False, wire(ahead))]
+    assert out.dead[0].error.startswith(
+        "occurred_at: more than max_event_time_jump_seconds (34,560,000 s) ahead of the "
+        "newest event read from its partition; not processed"
+    )
+    assert out.dead[0].error.endswith("400.0 days after 2026-11-06T09:00:00Z")
+    assert out.done == ["h1"]
+    assert out.counts == Counter({("accepted", "deal.created"): 1, ("rejected", "sp-deals"): 1})
+    assert processor.marks.mark("deals:0") == at_of(f.created("deal-x", 5))
+    assert len(processor.deal_buffer) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        f.created("deal-x", 0).model_copy(
+            update={"occurred_at": datetime(9999, 12, 31, tzinfo=UTC)}
+        ),
+        f.created("deal-x", 0).model_copy(
+            update={"occurred_at": datetime(1970, 1, 1, tzinfo=UTC)}  # a null read as 0
+        ),
+        RepUpserted(
+            event_id="r",
+            occurred_at=datetime(2100, 1, 1, tzinfo=UTC),
+            source="t",
+            rep_id="rep-1",
+            name="n",
+            team_id="t",
+            manager_id="m",
+        ),
+    ],
+    ids=["year-9999", "epoch-zero", "org-entry-in-2100"],
+)
+def test_an_event_outside_the_years_taken_is_a_dead_letter_even_as_a_partitions_first(event):
+    processor = worker_processor(SETTINGS)
+    processor.read("deals", "sp-deals", 2, 9, b"k", wire(event), "h")
+
+    out = processor.take()
+    assert [(d.offset, d.late) for d in out.dead] == [(9, False)]
+    assert out.dead[0].error.startswith(
+        "occurred_at: outside the years 2000 to 2099 this service takes (earliest_event_year, "
+        "latest_event_year); not processed, got "
+    )
+    assert out.done == ["h"]
+    assert out.counts == Counter({("rejected", "sp-deals"): 1})
+    assert processor.marks.mark("deals:2") == NEVER
+
+
+def test_replay_with_far_future_events_says_what_replay_without_them_says():
+    """On every partition, an event dated year 9999 (outside the years taken) and later
+    one dated 500 days after the partition's newest (too far ahead; org entries are not
+    a source of event time, so only the first applies to them): each refused, the good
+    events' alerts unchanged, and time (the report's as-of) is the good events'."""
+    good = list(simulated())
+    head, tail = good[:200], good[200:]
+    bad_far: list[Line] = []
+    bad_ahead: list[Line] = []
+    for (role, partition), stream in streams_of(good).items():
+        for lines, at in (
+            (bad_far, datetime(9999, 1, 1, tzinfo=UTC)),
+            (bad_ahead, from_epoch(max(line.at for line in stream) + 500 * 86_400)),
+        ):
+            event = parse_event(stream[0].value).model_copy(
+                update={"event_id": f"bad-{len(lines)}-{role}-{partition}", "occurred_at": at}
+            )
+            if lines is bad_far or role in ROLES:
+                lines.append(line_of(wire(event)))
+    mixed = head + bad_far + tail + bad_ahead
+
+    alerts: Counter[Pair] = Counter()
+    r = Replay(SETTINGS, emit=lambda alert: alerts.update([(alert.alert_id, alert.status)]))
+    for line in mixed:
+        r.feed_line(line.value)
+    r.finish()
+
+    want = baseline(SETTINGS.allowed_lateness_seconds)
+    assert set(alerts) == set(want.alerts), difference(alerts, want.alerts)
+    assert sum(r.summary.rejected.values()) == len(bad_far) + len(bad_ahead) > 0
+    assert r.newest == max(line.at for line in good)
 
 
 def test_an_event_read_on_the_wrong_partition_is_forwarded_not_processed():
