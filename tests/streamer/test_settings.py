@@ -27,6 +27,9 @@ def test_defaults_are_the_contracts():
         ({"rep_rules_interval_seconds": 5400}, "rep_rules_interval_seconds"),
         ({"teams": {"emea": {"rules": {"nope": {}}}}}, "teams.emea.rules"),
         ({"currency_rates": {"eur": 1.1}}, "currency_rates"),
+        ({"max_event_time_jump_seconds": 0}, "max_event_time_jump_seconds"),
+        ({"earliest_event_year": 2030, "latest_event_year": 2029}, "latest_event_year"),
+        ({"latest_event_year": 10_000}, "latest_event_year"),
     ],
 )
 def test_bad_values_name_the_setting(overrides, named):
