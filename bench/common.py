@@ -10,6 +10,7 @@ import re
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,14 +20,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streamer.core.timeutil import DAY
 from streamer.devtools.simulate import SimConfig
-from streamer.settings import RulesSettings, Settings
-from tests.integration.kafka_helpers import WorkerProcess, isolated_settings
+from streamer.settings import RulesSettings, Settings, TopicNames
+from tests.integration.kafka_helpers import (
+    BOOTSTRAP,
+    WorkerProcess,
+    delete_topics,
+    isolated_settings,
+)
 
 __all__ = [
     "Figures",
     "WorkerProcess",
     "all_rules_settings",
+    "bench_settings",
     "data_config",
+    "delete_bench_topics",
     "end_offsets",
     "get_json",
     "input_topics",
@@ -75,6 +83,47 @@ def data_config(events: int) -> SimConfig:
     return SimConfig(seed=5, reps=reps, days=days, start=start)
 
 
+#: The run ids of the settings this process made (``bench_settings``), whose topics
+#: ``delete_bench_topics`` deletes at the end.
+_RUN_IDS: list[str] = []
+
+
+def bench_settings(tmp: Path, **overrides: Any) -> Settings:
+    """``isolated_settings`` with names of the bench's own: topics ``bench-<run>.<name>``
+    and app ``salespulse-bench-<run>``. The test suite deletes, after each Kafka test,
+    every topic of its own prefixes (``t-``, ``salespulse-test-``) made while the test
+    ran, so a bench on those names beside someone's test run would lose its data set or
+    its worker's topics mid-run."""
+    run = uuid.uuid4().hex[:10]
+    _RUN_IDS.append(run)
+    names = TopicNames().model_dump()
+    values: dict[str, Any] = {
+        "topics": TopicNames(**{role: f"bench-{run}.{name}" for role, name in names.items()}),
+        "app_id": f"salespulse-bench-{run}",
+    }
+    values.update(overrides)
+    return isolated_settings(tmp, **values)
+
+
+async def delete_bench_topics() -> list[str]:
+    """Delete every topic whose name holds the run id of settings this process made: the
+    data sets, the workers' internal topics and changelogs, the Quix peer's alerts and
+    changelogs (named after its consumer group, ``<app_id>-quix``). A million-event data
+    set is some hundreds of MiB on a broker others share, and a broker carrying many
+    topics recovers and elects ever slower. Returns the names deleted."""
+    if not _RUN_IDS:
+        return []
+    lister = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)  # where isolated_settings points
+    await lister.start()
+    try:
+        existing = await lister.topics()
+    finally:
+        await lister.stop()
+    ours = sorted(t for t in existing if any(run in t for run in _RUN_IDS))
+    await delete_topics(ours)
+    return ours
+
+
 def all_rules_settings(tmp: Path, **overrides: Any) -> Settings:
     """A worker's settings with every rule on (``RulesSettings`` defaults), the production
     store, and topics and group of its own."""
@@ -86,7 +135,7 @@ def all_rules_settings(tmp: Path, **overrides: Any) -> Settings:
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return isolated_settings(tmp, **values)
+    return bench_settings(tmp, **values)
 
 
 def get_json(settings: Settings, path: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -4,6 +4,9 @@ The simulator writes the events once to the contract topics (``produce``) and on
 JSON-lines file (``write_jsonl``, the very same events). Then, one after the other:
 
 (a) a plain aiokafka loop reads the four input topics and parses the JSON;
+(quix) the Quix Streams peer (``bench/quix_peer.py``) does comparable stateful work on
+    them: per-rep hourly windows of touches and per-deal stage state in RocksDB, two rules,
+    alerts to a topic; run with the interpreter that has quixstreams (``quix_python``);
 (b) a bare Faust agent reads them (and parses the JSON); (b') with the worker's consumer
     fast path; (b'') with the batch hand-over;
 (c) one salespulse worker with every rule on and the production store processes them on
@@ -36,12 +39,12 @@ from streamer.core.timeutil import DAY, to_epoch
 from streamer.devtools.simulate import produce, write_jsonl
 from streamer.kafka_admin import ensure_topics
 from streamer.settings import Settings
-from tests.integration.kafka_helpers import isolated_settings
 
 from .common import (
     Figures,
     WorkerProcess,
     all_rules_settings,
+    bench_settings,
     data_config,
     input_topics,
     metric_sum,
@@ -63,7 +66,7 @@ class DataSet:
         self.root = root
         self.events = events
         self.config = data_config(events)
-        self.settings: Settings = isolated_settings(root, partitions=PARTITIONS)
+        self.settings: Settings = bench_settings(root, partitions=PARTITIONS)
         self.file = root / "events.jsonl"
         self.newest = float("-inf")  # the newest occurred_at of a source of event time
 
@@ -115,6 +118,54 @@ def _subprocess_rate(module: str, data: DataSet, env: dict[str, str] | None = No
     )
     result = json.loads(out.read_text())
     return result["count"] / result["seconds"]
+
+
+#: The bench's own virtualenv, where ``make bench`` installs the ``bench`` extra
+#: (quixstreams): it pins pydantic below the version the development virtualenv has.
+QUIX_VENV = Path(__file__).resolve().parent / ".venv"
+QUIX_INSTALL = (
+    "make bench installs it; by hand: "
+    "python3 -m venv bench/.venv && bench/.venv/bin/pip install -e '.[bench]'"
+)
+
+
+def quix_python() -> str | None:
+    """The interpreter to run the Quix peer with: this one if it can import quixstreams,
+    else the bench's own virtualenv's if that can; None if neither."""
+    for python in (sys.executable, str(QUIX_VENV / "bin" / "python")):
+        if not Path(python).exists():
+            continue
+        probe = subprocess.run([python, "-c", "import quixstreams"], capture_output=True)
+        if probe.returncode == 0:
+            return python
+    return None
+
+
+def quix_rate(data: DataSet, python: str) -> dict[str, Any]:
+    """Run the Quix Streams peer over the data set with ``python``; its figures
+    (``bench/quix_peer.py`` writes them), with ``rate`` in events/s."""
+    out = data.root / "quix_peer.json"
+    out.unlink(missing_ok=True)
+    s = data.settings
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "bench.quix_peer",
+            s.kafka_bootstrap,
+            str(data.events),
+            str(out),
+            str(data.root / "quix-state"),
+            f"{s.app_id}-quix",  # its consumer group, which also names its changelogs
+            f"{s.topics.alerts}.quix",
+            *data.topics,
+        ],  # fmt: skip
+        check=True,
+        timeout=3600,
+        cwd=Path(__file__).resolve().parent.parent,  # where ``-m bench.quix_peer`` is found
+    )
+    result = json.loads(out.read_text())
+    return {**result, "rate": result["count"] / result["seconds"], "python": python}
 
 
 async def worker_rate(data: DataSet, figures: Figures, label: str = "c") -> dict[str, Any]:
@@ -299,6 +350,20 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
         if "a" in parts:
             rates["a"] = _subprocess_rate("bench.plain_loop", data)
             figures.add("throughput", "(a) plain aiokafka loop + json", rates["a"], "events/s")
+        if "quix" in parts:
+            python = quix_python()
+            label = "(quix) Quix Streams peer, stateful: hourly windows + deal state, 2 rules"
+            if python is None:
+                print(f"(quix) skipped: quixstreams is not installed ({QUIX_INSTALL})",
+                      file=sys.stderr)  # fmt: skip
+                figures.add("throughput", label, "skipped: quixstreams not installed")
+            else:
+                q = quix_rate(data, python)
+                rates["quix"] = q["rate"]
+                extra["quix"] = q
+                figures.add("throughput", label, q["rate"], "events/s")
+                figures.add("throughput", "(quix) alerts emitted", q["alerts"], "alerts")
+                figures.add("throughput", "(quix) late events dropped", q["late"], "events")
         if "b" in parts:
             rates["b"] = _subprocess_rate("bench.bare_faust", data)
             figures.add("throughput", "(b) bare Faust agent + json", rates["b"], "events/s")
@@ -330,7 +395,7 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
             for name, label in WRITTEN_ROWS:
                 figures.add("throughput", f"(c)   {label}", per_event[name], unit)
         if "a" in rates:
-            for k in ("b", "bfast", "bbatch", "c"):
+            for k in ("quix", "b", "bfast", "bbatch", "c"):
                 if k in rates:
                     figures.add("throughput", f"ratio {k}/a", rates[k] / rates["a"], "")
         if "replay" in parts:
