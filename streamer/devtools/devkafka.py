@@ -427,14 +427,17 @@ def _maven_reason(output: str) -> str:
 # --------------------------------------------------------------------------- config and start
 
 
-def _server_properties(layout: _Layout, controller_port: int) -> str:
+def _server_properties(
+    layout: _Layout, controller_port: int, advertised_port: int | None = None
+) -> str:
     """The broker's config: one node, loopback only, single-replica internal topics."""
+    advertised = advertised_port or layout.port
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{BIND_HOST}:{controller_port}",
         "listeners": f"PLAINTEXT://{BIND_HOST}:{layout.port},CONTROLLER://{BIND_HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{BIND_HOST}:{layout.port}",
+        "advertised.listeners": f"PLAINTEXT://{BIND_HOST}:{advertised}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -613,12 +616,18 @@ def _forget(layout: _Layout) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def kafka_up(settings: Settings, *, timeout: float = 120.0) -> None:
+def kafka_up(
+    settings: Settings, *, timeout: float = 120.0, advertised_port: int | None = None
+) -> None:
     """Start the development broker unless it runs; return once it answers clients.
 
     Progress goes to stderr. ``timeout`` bounds the wait for the broker to
     answer (the one-time Maven download has its own, longer limit). Raises
     :class:`DevKafkaError` on anything the developer has to fix.
+
+    ``advertised_port`` (fault tests): the port the broker tells clients to connect
+    to, where a proxy in front of it listens; the broker itself listens on the port
+    of ``settings.kafka_bootstrap``, where the proxy forwards.
     """
     layout = _layout(settings, local_only=True)
     started = time.monotonic()
@@ -646,7 +655,7 @@ def kafka_up(settings: Settings, *, timeout: float = 120.0) -> None:
         lib = _ensure_jars()
         layout.logs.mkdir(parents=True, exist_ok=True)
         controller_port = _free_port()
-        layout.config.write_text(_server_properties(layout, controller_port))
+        layout.config.write_text(_server_properties(layout, controller_port, advertised_port))
         _format_storage(java, lib, layout)
         _say(f"starting Apache Kafka {KAFKA_VERSION} on {layout.bootstrap} (logs in {layout.logs})")
         command = _java_command(java, lib, layout, _MAIN_CLASS, str(layout.config))
