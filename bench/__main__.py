@@ -1,8 +1,9 @@
 """Run the benchmark suite: ``python -m bench [--quick] [--only SECTION,...]``.
 
-Sections: throughput (a plain loop, b bare Faust, c worker; with the replay on the same
-events), latency, state. Prints a table and writes ``bench/results/<time>.json`` and
-``bench/results/latest.json``. Needs the local broker (``salespulse kafka up``).
+Sections: throughput (a plain loop, the Quix Streams peer, b bare Faust, c worker; with
+the replay on the same events), latency, state. Prints a table and writes
+``bench/results/<time>.json`` and ``bench/results/latest.json``; deletes the topics it
+made. Needs the local broker (``salespulse kafka up``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from .common import Figures, machine, write_results
+from .common import Figures, delete_bench_topics, machine, write_results
 
 SECTIONS = ("throughput", "latency", "state")
 FULL = {"events": 1_000_000, "deals": (10_000, 100_000, 1_000_000), "latency_seconds": 60.0}
@@ -28,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, help="size of the throughput data set")
     parser.add_argument(
         "--parts",
-        default="a,b,bfast,c,replay",
-        help="throughput parts: a, b, bfast (b with the consumer fast path), "
-        "bbatch (b with the batch hand-over), c, replay",
+        default="a,quix,b,bfast,c,replay",
+        help="throughput parts: a, quix (the Quix Streams peer), b, bfast (b with the "
+        "consumer fast path), bbatch (b with the batch hand-over), c, replay",
     )
     parser.add_argument("--deals", help="comma-separated open-deal counts for the state section")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -57,6 +59,39 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": info, "sizes": sizes, "quick": args.quick,
                      "started": datetime.now(UTC).isoformat()}  # fmt: skip
     started = time.perf_counter()
+    try:
+        run_sections(args, only, sizes, figures, results)
+    finally:
+        deleted = asyncio.run(delete_bench_topics())
+        print(f"deleted the run's {len(deleted)} topics from the broker", file=sys.stderr)
+    results["seconds"] = time.perf_counter() - started
+    results["figures"] = figures.as_json()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write_results(args.out / f"{stamp}{'-quick' if args.quick else ''}.json", results)
+    write_results(args.out / "latest.json", results)
+    print()
+    print(
+        f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, "
+        f"Python {info['python']}, faust {info['faust']}, aiokafka {info['aiokafka']}, "
+        f"load average at start {info['load_average_at_start'][0]:.2f}"
+    )
+    print(figures.table())
+    if "throughput" in results:
+        from . import throughput
+
+        print(f"\nside by side, {sizes['events']:,} events, one run:")
+        print(throughput.side_by_side(results["throughput"]))
+    print(f"\nwritten to {args.out / 'latest.json'}")
+    return 0
+
+
+def run_sections(
+    args: argparse.Namespace,
+    only: set[str],
+    sizes: dict[str, Any],
+    figures: Figures,
+    results: dict[str, Any],
+) -> None:
     max_rate = args.max_rate
     if "throughput" in only:
         from . import throughput
@@ -74,19 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         from . import state
 
         results["state"] = asyncio.run(state.run(figures, sizes["deals"]))
-    results["seconds"] = time.perf_counter() - started
-    results["figures"] = figures.as_json()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    write_results(args.out / f"{stamp}{'-quick' if args.quick else ''}.json", results)
-    write_results(args.out / "latest.json", results)
-    print()
-    print(
-        f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, "
-        f"Python {info['python']}, faust {info['faust']}, aiokafka {info['aiokafka']}"
-    )
-    print(figures.table())
-    print(f"\nwritten to {args.out / 'latest.json'}")
-    return 0
 
 
 if __name__ == "__main__":

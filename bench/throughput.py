@@ -341,6 +341,38 @@ def replay_rate(data: DataSet) -> dict[str, Any]:
             "summary": summary[-1] if summary else ""}  # fmt: skip
 
 
+#: The side-by-side rows, in print order: rate key, what it is.
+SIDE_BY_SIDE = (
+    ("a", "(a) plain aiokafka loop, json.loads (the Python ceiling)"),
+    ("quix", "Quix Streams peer, stateful (hourly windows + deal state, 2 rules)"),
+    ("b", "(b) bare Faust agent + json"),
+    ("bfast", "(b') bare Faust, worker's fast path"),
+    ("bbatch", "(b'') bare Faust, batch hand-over"),
+    ("c", "(c) salespulse worker, every rule on"),
+    ("replay", "salespulse replay --quiet (no Kafka)"),
+)
+
+
+def side_by_side(result: dict[str, Any]) -> str:
+    """The throughput parts of one run as the issue's table: events/s and the ratio to
+    (a), then (c)'s peak RSS and the events it counted as late."""
+    rates = result["rates"]
+    base = rates.get("a")
+    lines = [f"{'consumer':<68}  {'events/s':>10}  ratio to (a)", "-" * 94]
+    for key, label in SIDE_BY_SIDE:
+        if key not in rates:
+            continue
+        ratio = f"{rates[key] / base:.3g}" if base else "n/a"
+        lines.append(f"{label:<68}  {rates[key]:>10,.0f}  {ratio}")
+    if "quix_skipped" in result:
+        lines.append(f"{SIDE_BY_SIDE[1][1]:<68}  {'skipped':>10}  {result['quix_skipped']}")
+    worker = result.get("worker")
+    if worker:
+        lines.append(f"(c) peak RSS: {worker['peak_rss_mib']:,.0f} MiB; events counted late: "
+                     f"{worker['late']:,.0f}; alerts: {worker['alerts']:,.0f}")  # fmt: skip
+    return "\n".join(lines)
+
+
 async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="salespulse-bench-") as tmp:
         data = DataSet(Path(tmp), events)
@@ -354,8 +386,8 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
             python = quix_python()
             label = "(quix) Quix Streams peer, stateful: hourly windows + deal state, 2 rules"
             if python is None:
-                print(f"(quix) skipped: quixstreams is not installed ({QUIX_INSTALL})",
-                      file=sys.stderr)  # fmt: skip
+                extra["quix_skipped"] = f"quixstreams is not installed ({QUIX_INSTALL})"
+                print(f"(quix) skipped: {extra['quix_skipped']}", file=sys.stderr)
                 figures.add("throughput", label, "skipped: quixstreams not installed")
             else:
                 q = quix_rate(data, python)
@@ -401,6 +433,7 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
         if "replay" in parts:
             r = replay_rate(data)
             extra["replay"] = r
+            rates["replay"] = r["rate"]
             figures.add("replay", "salespulse replay --quiet", r["rate"], "events/s")
             figures.add("replay", "alerts", r["alerts"], "alerts")
             if "a" in rates:
