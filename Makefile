@@ -31,8 +31,15 @@ test-slow: setup
 	$(BIN)/salespulse kafka up
 	$(BIN)/pytest -m slow
 
-## make bench: the benchmark suite at full size (BENCH_ARGS=--quick: a smoke run)
+## make bench: the benchmark suite at full size (BENCH_ARGS=--quick: a smoke run). The
+## Quix Streams peer comes from the 'bench' extra, installed into a virtualenv of its own,
+## bench/.venv: quixstreams pins pydantic below the version the product's .venv has.
 bench: setup
+	@test bench/.venv/.installed -nt pyproject.toml || { \
+		$(PYTHON) -m venv bench/.venv && \
+		bench/.venv/bin/pip install --quiet --upgrade pip && \
+		bench/.venv/bin/pip install --quiet -e '.[bench]' && \
+		touch bench/.venv/.installed; }
 	$(BIN)/salespulse kafka up
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
