@@ -103,11 +103,15 @@ class FastPathConsumer(AIOKafkaConsumer):
         super().__init__(*args, **kwargs)
         self._held: dict[TP, set[int]] = {}  # offsets handed to a handler, not done yet
         self._waiting: dict[TP, list[Message]] = {}  # done, behind a held one
+        #: when a fetch last returned (at least every second while the drain loop runs,
+        #: records or not): the worker's health watch sees a consumer that stopped fetching
+        self.fetched_at = monotonic()
 
     async def _fetch(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """Faust's ``getmany``, but the records of a batch topic's partition come as one
         list of messages (first, in chunks of ``max_batch``), the others one by one."""
         records, active_partitions = await self._wait_next_records(timeout)
+        self.fetched_at = monotonic()
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
             return

@@ -289,6 +289,10 @@ class Worker:
 #: Records of one input partition that may wait for event time before it is paused.
 HELD_PER_PARTITION = 20_000
 
+#: A consumer whose fetches (each returns within a second) stopped this long ago has
+#: work waiting: the health watch then asks for progress (docs/operations.md, *Health*).
+FETCH_SILENCE_SECONDS = 10.0
+
 _COUNTERS = {
     "accepted": "events_accepted",
     "rejected": "events_rejected",
@@ -806,6 +810,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             return position, "a rebalance or table recovery"
         consumer = app.consumer
         assigned = consumer.assignment() if consumer else set()
+        if assigned and isinstance(consumer, FastPathConsumer):
+            silent = time.monotonic() - consumer.fetched_at
+            if silent > FETCH_SILENCE_SECONDS:  # a fetch returns every second, records or not
+                return position, f"a consumer that has not fetched for {silent:.0f}s"
         lag, ticks_assigned = 0, False
         for tp in assigned:
             if tp.topic == tick_topic:
