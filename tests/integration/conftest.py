@@ -11,7 +11,15 @@ import pytest
 
 from streamer.settings import load_settings
 
-from .kafka_helpers import BOOTSTRAP, WorkerProcess, delete_topics, isolated_settings, test_topics
+from .kafka_helpers import (
+    BOOTSTRAP,
+    RUNS,
+    WorkerProcess,
+    delete_topics,
+    isolated_settings,
+    test_topics,
+    topics_of_runs,
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,14 +35,17 @@ def kafka_broker() -> str:
 @pytest.fixture(autouse=True)
 def own_topics(request: pytest.FixtureRequest) -> Iterator[None]:
     """A Kafka test's topics are deleted when it is over (its workers are stopped by
-    then: this fixture is set up before, so torn down after, the ones it asks for)."""
+    then: this fixture is set up before, so torn down after, the ones it asks for).
+    Only its own: those of the settings it made, never another session's running on the
+    same broker."""
     if request.node.get_closest_marker("kafka") is None:
         yield
         return
     request.getfixturevalue("kafka_broker")
-    before = asyncio.run(test_topics())
+    runs_before = len(RUNS)
     yield
-    asyncio.run(delete_topics(asyncio.run(test_topics()) - before))
+    mine = topics_of_runs(asyncio.run(test_topics()), RUNS[runs_before:])
+    asyncio.run(delete_topics(mine))
 
 
 @pytest.fixture

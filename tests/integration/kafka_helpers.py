@@ -28,6 +28,18 @@ BOOTSTRAP = os.environ.get("SALESPULSE_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 # what isolated_settings names topics (its own) and Faust names the app's internal ones
 TEST_TOPIC_PREFIXES = ("t-", "salespulse-test-")
 
+#: The run ids isolated_settings has handed out in this process, in order: a test owns
+#: the topics of the runs it made (other test sessions share the broker and make topics
+#: with the same prefixes at the same time).
+RUNS: list[str] = []
+
+
+def topics_of_runs(names: Iterable[str], runs: Iterable[str]) -> set[str]:
+    """Of ``names``, the topics isolated_settings named for ``runs`` and the internal
+    topics of their apps."""
+    prefixes = tuple(p for run in runs for p in (f"t-{run}.", f"salespulse-test-{run}-"))
+    return {name for name in names if prefixes and name.startswith(prefixes)}
+
 
 async def test_topics() -> set[str]:
     """The topics on the broker that tests made (see TEST_TOPIC_PREFIXES)."""
@@ -66,6 +78,7 @@ def free_port() -> int:
 def isolated_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings with topics, group and state of their own, so tests never mix."""
     run = uuid.uuid4().hex[:10]
+    RUNS.append(run)
     topics = TopicNames(
         **{role: f"t-{run}.{name}" for role, name in TopicNames().model_dump().items()}
     )
