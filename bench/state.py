@@ -14,8 +14,10 @@ For each size N of open deals:
 * **worker** (a real worker, production store ``rocksdb://``, every rule on): the N deals
   are written to the ``deals`` table's changelog topic as the worker itself would have
   written them; then a worker with an empty data directory starts and restores them
-  (start to ``/ready``, and to its first tick of every partition: index rebuilt), its RSS
-  is read, and it is restarted once on its intact data directory (restart to first ticks).
+  (start to ``/ready``, and to its ``deals_indexed`` log lines covering every partition:
+  the deal indexes rebuilt from the table, which the worker does at its first batch once
+  the tables are recovered), its RSS is read, and it is restarted once on its intact data
+  directory (restart to indexed).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -129,28 +130,41 @@ async def write_changelog(settings: Any, deals: dict[str, DealState]) -> None:
         await producer.stop()
 
 
-def _deal_ticks(worker: WorkerProcess) -> int:
-    try:
-        text = worker.metrics()
-    except OSError:
-        return 0
-    return len(re.findall(r'^salespulse_ticks_total\{partition="deals-\d+"\} [1-9]', text, re.M))
+def _indexed_partitions(worker: WorkerProcess, since: int) -> set[int]:
+    """The deal partitions the worker has indexed, from the ``deals_indexed`` lines of its
+    (JSON) log after byte ``since``. The worker no longer ticks per deal partition (its
+    ``salespulse_ticks_total`` counts rep partitions only), so the log line is the signal."""
+    indexed: set[int] = set()
+    with open(worker.log_path, "rb") as log:
+        log.seek(since)
+        for line in log:
+            if b'"deals_indexed"' not in line or not line.startswith(b"{"):
+                continue
+            record = json.loads(line)
+            if record.get("event") == "deals_indexed":
+                indexed.update(record.get("partitions", ()))
+    return indexed
 
 
 async def _start_and_time(worker: WorkerProcess, timeout: float) -> tuple[float, float]:
+    """Seconds from start to ``/ready``, and to every deal partition indexed (raises
+    TimeoutError if that does not come within ``timeout``)."""
+    since = worker.log_path.stat().st_size if worker.log_path.exists() else 0
     started = time.monotonic()
     worker.start()
     worker.wait_ready(timeout)
     ready = time.monotonic() - started
     deadline = time.monotonic() + timeout
-    while _deal_ticks(worker) < PARTITIONS and time.monotonic() < deadline:
+    while len(_indexed_partitions(worker, since)) < PARTITIONS:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"deals not indexed on every partition in {timeout:.0f}s")
         await asyncio.sleep(0.1)
     return ready, time.monotonic() - started
 
 
 async def worker_figures(figures: Figures, n: int, root: Path) -> dict[str, float]:
     settings = all_rules_settings(root, partitions=PARTITIONS, clock="wall",
-                                  tick_interval_seconds=1.0)  # fmt: skip
+                                  tick_interval_seconds=1.0, log_level="INFO")  # fmt: skip
     await ensure_topics(settings)
     deals = open_deals(n, time.time(), DUE)
     started = time.perf_counter()

@@ -20,14 +20,17 @@ JSON-lines file (``write_jsonl``, the very same events). Then, one after the oth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -354,23 +357,56 @@ SIDE_BY_SIDE = (
 
 
 def side_by_side(result: dict[str, Any]) -> str:
-    """The throughput parts of one run as the issue's table: events/s and the ratio to
-    (a), then (c)'s peak RSS and the events it counted as late."""
+    """The throughput parts of one run as the issue's table: events/s, the ratio to (a),
+    the events per CPU second of the part's processes and the load average when the part
+    began; then (c)'s peak RSS and the events it counted as late."""
     rates = result["rates"]
+    cpu, load = result.get("cpu_seconds", {}), result.get("load_at_start", {})
     base = rates.get("a")
-    lines = [f"{'consumer':<68}  {'events/s':>10}  ratio to (a)", "-" * 94]
+    head = f"{'consumer':<68}  {'events/s':>9}  {'ratio to (a)':>12}  {'events/CPU s':>12}  load"
+    lines = [head, "-" * len(head)]
     for key, label in SIDE_BY_SIDE:
         if key not in rates:
             continue
         ratio = f"{rates[key] / base:.3g}" if base else "n/a"
-        lines.append(f"{label:<68}  {rates[key]:>10,.0f}  {ratio}")
+        per_cpu = f"{result['events'] / cpu[key]:,.0f}" if cpu.get(key) else "n/a"
+        at = f"{load[key]:.1f}" if key in load else "n/a"
+        lines.append(f"{label:<68}  {rates[key]:>9,.0f}  {ratio:>12}  {per_cpu:>12}  {at}")
     if "quix_skipped" in result:
-        lines.append(f"{SIDE_BY_SIDE[1][1]:<68}  {'skipped':>10}  {result['quix_skipped']}")
+        lines.append(f"{SIDE_BY_SIDE[1][1]:<68}  {'skipped':>9}  {result['quix_skipped']}")
     worker = result.get("worker")
     if worker:
         lines.append(f"(c) peak RSS: {worker['peak_rss_mib']:,.0f} MiB; events counted late: "
                      f"{worker['late']:,.0f}; alerts: {worker['alerts']:,.0f}")  # fmt: skip
+    lines.append(
+        "events/CPU s: input events over the CPU seconds of the part's processes (start-up "
+        "and stop included); load: the 1-minute load average as the part began"
+    )
     return "\n".join(lines)
+
+
+class Usage:
+    """Per part, the CPU seconds its processes used (the bench's child processes that
+    ended during it: the consumer, the worker, the replay, all their threads, start-up and
+    stop included) and the 1-minute load average when it began. On a shared machine a
+    rate says little without them; events per CPU second says what a part costs whatever
+    else runs."""
+
+    def __init__(self) -> None:
+        self.cpu_seconds: dict[str, float] = {}
+        self.load_at_start: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def part(self, key: str) -> Iterator[None]:
+        self.load_at_start[key] = os.getloadavg()[0]
+        before = _children_cpu_seconds()
+        yield
+        self.cpu_seconds[key] = _children_cpu_seconds() - before
+
+
+def _children_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
@@ -379,8 +415,10 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
         await data.make(figures)
         rates: dict[str, float] = {}
         extra: dict[str, Any] = {}
+        usage = Usage()
         if "a" in parts:
-            rates["a"] = _subprocess_rate("bench.plain_loop", data)
+            with usage.part("a"):
+                rates["a"] = _subprocess_rate("bench.plain_loop", data)
             figures.add("throughput", "(a) plain aiokafka loop + json", rates["a"], "events/s")
         if "quix" in parts:
             python = quix_python()
@@ -390,29 +428,34 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
                 print(f"(quix) skipped: {extra['quix_skipped']}", file=sys.stderr)
                 figures.add("throughput", label, "skipped: quixstreams not installed")
             else:
-                q = quix_rate(data, python)
+                with usage.part("quix"):
+                    q = quix_rate(data, python)
                 rates["quix"] = q["rate"]
                 extra["quix"] = q
                 figures.add("throughput", label, q["rate"], "events/s")
                 figures.add("throughput", "(quix) alerts emitted", q["alerts"], "alerts")
                 figures.add("throughput", "(quix) late events dropped", q["late"], "events")
         if "b" in parts:
-            rates["b"] = _subprocess_rate("bench.bare_faust", data)
+            with usage.part("b"):
+                rates["b"] = _subprocess_rate("bench.bare_faust", data)
             figures.add("throughput", "(b) bare Faust agent + json", rates["b"], "events/s")
         if "bfast" in parts:
-            rates["bfast"] = _subprocess_rate(
-                "bench.bare_faust", data, env={"SALESPULSE_BENCH_FASTPATH": "1"}
-            )
+            with usage.part("bfast"):
+                rates["bfast"] = _subprocess_rate(
+                    "bench.bare_faust", data, env={"SALESPULSE_BENCH_FASTPATH": "1"}
+                )
             label = "(b') bare Faust + json, worker's fast path and fetch settings"
             figures.add("throughput", label, rates["bfast"], "events/s")
         if "bbatch" in parts:
-            rates["bbatch"] = _subprocess_rate(
-                "bench.bare_faust", data, env={"SALESPULSE_BENCH_BATCH": "1"}
-            )
+            with usage.part("bbatch"):
+                rates["bbatch"] = _subprocess_rate(
+                    "bench.bare_faust", data, env={"SALESPULSE_BENCH_BATCH": "1"}
+                )
             label = "(b'') bare Faust + json, batch hand-over (a partition's fetch at a time)"
             figures.add("throughput", label, rates["bbatch"], "events/s")
         if "c" in parts:
-            c = await worker_rate(data, figures)
+            with usage.part("c"):
+                c = await worker_rate(data, figures)
             rates["c"] = c["rate"]
             extra["worker"] = c
             figures.add("throughput", "(c) worker, every rule on", c["rate"], "events/s")
@@ -431,11 +474,16 @@ async def run(figures: Figures, events: int, parts: set[str]) -> dict[str, Any]:
                 if k in rates:
                     figures.add("throughput", f"ratio {k}/a", rates[k] / rates["a"], "")
         if "replay" in parts:
-            r = replay_rate(data)
+            with usage.part("replay"):
+                r = replay_rate(data)
             extra["replay"] = r
             rates["replay"] = r["rate"]
             figures.add("replay", "salespulse replay --quiet", r["rate"], "events/s")
             figures.add("replay", "alerts", r["alerts"], "alerts")
             if "a" in rates:
                 figures.add("replay", "ratio replay/a", r["rate"] / rates["a"], "")
-        return {"rates": rates, **extra}
+        for key, seconds in usage.cpu_seconds.items():
+            if key in rates and seconds > 0:
+                figures.add("cpu", f"{key}: events per CPU second", events / seconds, "events/s")
+        return {"rates": rates, "events": events, "cpu_seconds": usage.cpu_seconds,
+                "load_at_start": usage.load_at_start, **extra}  # fmt: skip
