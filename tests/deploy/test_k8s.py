@@ -67,7 +67,7 @@ def test_workers_are_a_statefulset_with_state_probes_and_scraping(
     assert "state" in claims and "state" in mounts
 
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/metrics"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/live"  # stuck, not just up
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
 

@@ -43,7 +43,7 @@ async def test_every_route_without_credentials(make_worker, tmp_path, token) -> 
     port = settings.web_port
 
     # operational pages: for Prometheus, the probes and operators
-    for path in ("/metrics", "/ready", "/progress"):
+    for path in ("/metrics", "/ready", "/live", "/progress"):
         status, _ = status_of(port, path)
         assert status == 200, path
 
