@@ -201,6 +201,11 @@ def build(app: Application, run: Run, alerts_topic: str, topics: list[str]) -> N
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) != 10 or not argv[1].isdigit():
+        sys.exit(
+            "usage: python -m bench.quix_peer BOOTSTRAP EXPECTED OUT.json STATE_DIR GROUP "
+            "ALERTS DEALS ACTIVITIES QUOTAS ORG"
+        )
     bootstrap, expected, out, state_dir, group, alerts_topic, *topics = argv
     app = Application(
         broker_address=bootstrap,
