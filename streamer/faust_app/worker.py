@@ -65,6 +65,7 @@ from ..logs import get_logger
 from ..metrics import Metrics
 from ..notify.agents import register_notifications
 from ..settings import Settings
+from .batch_send import send_batches
 from .fastpath import THROUGHPUT_SETTINGS, FastPathConsumer
 from .fastpath import install as install_fast_path
 from .health import EXIT_STUCK, Health, ProgressWatch
@@ -471,15 +472,13 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
 
     async def send_effects(out: Outbox) -> None:
         pending: list[Any] = []
-        for forward in out.forwards:
-            pending.append(
-                await internal_topics[forward.side].send(
-                    key=forward.key,
-                    value=forward.value,
-                    partition=forward.partition,
-                    headers=list(forward.headers),
-                )
-            )
+        # the bulk of what a run writes: as record batches per partition (batch_send.py)
+        for side, topic in internal_topics.items():
+            outgoing = [
+                (f.partition, f.key, f.value, f.headers) for f in out.forwards if f.side == side
+            ]
+            if outgoing:
+                pending += await send_batches(app, topic.get_topic_name(), outgoing)
         for alert in out.alerts:
             key = f"{alert.subject.kind}:{alert.subject.id}"
             pending.append(await alerts_topic.send(key=key.encode(), value=alert.to_json_bytes()))

@@ -561,7 +561,7 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_events_alert_as_i
     worker.wait_ready()
     started = time.monotonic()
     placed = await send(settings, interleave(good, corpus))
-    drained = await oracle.wait_drained(settings, [worker], timeout=300)
+    drained = await oracle.wait_drained(settings, [worker], timeout=150)
     seconds = time.monotonic() - started
 
     dead = await oracle.read_topic(settings, settings.topics.dlq)
