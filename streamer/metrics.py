@@ -216,7 +216,8 @@ class NotificationMetrics:
         )
         self.parked = Gauge(
             "salespulse_notifications_parked",
-            "Notifications waiting in this worker: held for quiet hours or for a digest.",
+            "Notifications waiting in this worker: held for quiet hours (quiet_hours), for a "
+            "digest (digest), or to be tried again after a receiver failed (retry).",
             ["reason"],
             registry=r,
         )

@@ -114,6 +114,9 @@ def register_notifications(
     # per-partition indexes, rebuilt from the tables when a partition is first seen
     due_subjects: dict[int, dict[str, float]] = {}
     due_parked: dict[int, dict[str, float]] = {}
+    # parked retry's key -> its target (receiver, address) and its place in the target's
+    # order (the notification's created_at: the outbox's order per target)
+    retry_target: dict[str, tuple[str, float]] = {}
 
     def index_lifecycle(partition: int) -> dict[str, float]:
         if partition not in due_subjects:
@@ -128,19 +131,21 @@ def register_notifications(
 
     def index_parked(partition: int) -> dict[str, float]:
         if partition not in due_parked:
-            due_parked[partition] = {
-                key: float(value["due_at"])
-                for key, value in list(parked.items())
-                if value and value.get("partition") == partition
-            }
+            found = due_parked[partition] = {}
+            for key, value in list(parked.items()):
+                if value and value.get("partition") == partition:
+                    found[key] = float(value["due_at"])
+                    if key.startswith("retry|"):
+                        retry_target[key] = (value["target"], float(value["seq"]))
             update_parked_gauge()
         return due_parked[partition]
 
     def update_parked_gauge() -> None:
-        counts = {"quiet_hours": 0, "digest": 0}
+        counts = {"quiet_hours": 0, "digest": 0, "retry": 0}
         for index in due_parked.values():
             for key in index:
-                counts["digest" if key.startswith("digest|") else "quiet_hours"] += 1
+                kind = key.split("|", 1)[0]
+                counts[{"digest": "digest", "retry": "retry"}.get(kind, "quiet_hours")] += 1
         for reason, count in counts.items():
             m.parked.labels(reason).set(count)
 
@@ -326,13 +331,65 @@ def register_notifications(
         # receiver's acceptance is then known and the notification not sent again
         await app.producer.flush()
 
-    async def send(notification: Notification) -> None:
-        result = await dispatcher.deliver(notification)
+    async def send(partition: int, notification: Notification, attempts_before: int = 0) -> None:
+        """Deliver, in order per target: behind a retry parked for the same target and
+        created before it, it is parked too, due just after it (parked entries are released
+        in due order); a retry the dispatcher leaves for later is parked with the tries
+        made so far."""
+        behind = retry_due(partition, notification.target_key, notification.created_at)
+        if behind is not None:
+            park_retry(partition, notification, attempts_before, behind + 0.001, "behind_a_retry")
+            return
+        result = await dispatcher.deliver(notification, attempts_before)
+        if result.retry_in is not None:
+            due = time.time() + result.retry_in
+            park_retry(partition, notification, result.attempts, due, result.outcome.reason)
+            return
         await finish(notification, result.outcome, result.attempts)
+
+    def retry_due(partition: int, target: str, created_at: float) -> float | None:
+        """When the last retry parked for ``target`` of a notification created before
+        ``created_at`` is due, or None if none is."""
+        index = index_parked(partition)
+        dues = [
+            due
+            for key, due in index.items()
+            if (place := retry_target.get(key)) is not None
+            and place[0] == target
+            and place[1] < created_at
+        ]
+        return max(dues) if dues else None
+
+    def park_retry(
+        partition: int, notification: Notification, attempts: int, due: float, reason: str
+    ) -> None:
+        """Park a notification to be tried again at ``due`` (by the ticks, through
+        :func:`release`); the parked table is changelogged, so it survives a restart."""
+        key = f"retry|{notification.id}"
+        parked[key] = {
+            "partition": partition,
+            "due_at": due,
+            "target": notification.target_key,
+            "seq": notification.created_at,
+            "attempts": attempts,
+            "notification": notification.to_json_bytes().decode(),
+        }
+        index_parked(partition)[key] = due
+        retry_target[key] = (notification.target_key, notification.created_at)
+        update_parked_gauge()
+        log.info(
+            "notification_retry_parked",
+            notification_id=notification.id,
+            receiver=notification.receiver,
+            attempts=attempts,
+            until=due,
+            reason=reason,
+        )
 
     async def release(partition: int, key: str, now: float) -> None:
         value = parked.get(key)
         due_parked[partition].pop(key, None)
+        retry_target.pop(key, None)
         if not value:
             return
         if key.startswith("digest|"):
@@ -351,7 +408,7 @@ def register_notifications(
         update_parked_gauge()
         if deliveries.get(notification.id):
             return
-        await send(notification)
+        await send(partition, notification, int(value.get("attempts", 0)))
 
     def park(partition: int, notification: Notification, now: float) -> None:
         index = index_parked(partition)
@@ -416,7 +473,7 @@ def register_notifications(
             ):
                 park(partition, notification, now)
                 continue
-            await send(notification)
+            await send(partition, notification)
 
     @app.task
     async def declare_dead_letter_topic() -> None:

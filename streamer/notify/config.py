@@ -165,11 +165,25 @@ class DigestSettings(_Frozen):
 
 
 class RetrySettings(_Frozen):
-    max_attempts: int = Field(5, ge=1, description="tries per notification before the DLQ")
+    """Tries of a notification a receiver fails with a retryable error (5xx, network,
+    SMTP 4xx). The defaults wait 1, 2, 4, 8, 16, then 30 s (+ up to 20% jitter) between 12
+    tries: about 3.5 minutes, so a receiver down for two minutes loses nothing. The waits
+    of the first ``inline_seconds`` hold the delivery agent; later tries are parked."""
+
+    max_attempts: int = Field(12, ge=1, description="tries per notification before the DLQ")
     backoff_initial_seconds: float = Field(1.0, gt=0)
-    backoff_max_seconds: float = Field(60.0, gt=0)
+    backoff_max_seconds: float = Field(
+        30.0, gt=0, description="longest wait between tries: how soon a receiver back is used"
+    )
     max_retry_after_seconds: float = Field(
         300.0, gt=0, description="longest Retry-After honoured; longer counts as a failure"
+    )
+    inline_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="retries are waited for in line up to this long after a notification's "
+        "first try; later ones are parked and made from the delivery log, so a receiver's "
+        "outage holds up neither the other receivers nor a rebalance",
     )
 
 

@@ -7,8 +7,12 @@ webhook or channel), a 429's ``Retry-After`` honoured (it slows the target
 down and does not use up an attempt), 5xx and network errors retried with
 exponential backoff up to ``retry.max_attempts``, a broken destination (404,
 410, ``invalid_payload``, ``channel_not_found``, SMTP 5xx) given up at once.
-It returns what happened; the agent records it in the delivery log and sends
-what failed to the notifications dead-letter topic.
+Retries are waited for in line only up to ``retry.inline_seconds`` after the first
+try; a later one is returned as :attr:`Delivered.retry_in`, and the agent parks the
+notification and tries it again from there (:meth:`Dispatcher.deliver` with the tries
+made so far), so a receiver's outage holds up neither the other receivers nor a
+rebalance. It returns what happened; the agent records it in the delivery log and
+sends what failed to the notifications dead-letter topic.
 
 The delivery log itself is a Faust table keyed by notification id
 (:func:`log_record`); the agent consults it before sending, so a notification
@@ -68,8 +72,9 @@ def log_record(outcome: Outcome, attempts: int, at: float) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Delivered:
     outcome: Outcome
-    attempts: int
+    attempts: int  # tries so far, counting those of earlier calls
     rate_limited: int
+    retry_in: float | None = None  # not done: try again (with ``attempts``) this much later
 
 
 class Dispatcher:
@@ -127,14 +132,17 @@ class Dispatcher:
             self._next_free.get(notification.target_key, 0.0), self.clock() + seconds
         )
 
-    async def deliver(self, notification: Notification) -> Delivered:
-        """Try until delivered, broken or out of attempts."""
+    async def deliver(self, notification: Notification, attempts_before: int = 0) -> Delivered:
+        """Try until delivered, broken or out of attempts (``attempts_before`` made
+        earlier count), or until the next retry would start more than
+        ``retry.inline_seconds`` after this call's first try: then ``retry_in`` says when."""
         receiver = self.settings.receivers.get(notification.receiver)
         if receiver is None:
-            return Delivered(Outcome.broken("receiver_not_configured"), 0, 0)
+            return Delivered(Outcome.broken("receiver_not_configured"), attempts_before, 0)
         retry = self.settings.retry
         sender = self._sender(notification.receiver)
-        attempts = rate_limited = 0
+        attempts, rate_limited = attempts_before, 0
+        first_try = self.clock()
         while True:
             await self._wait_turn(notification)
             started = time.perf_counter()
@@ -158,4 +166,6 @@ class Dispatcher:
             wait = backoff_seconds(attempts, retry, random.random())  # noqa: S311
             if outcome.retry_after is not None:
                 wait = max(wait, min(outcome.retry_after, retry.max_retry_after_seconds))
+            if self.clock() + wait - first_try > retry.inline_seconds:
+                return Delivered(outcome, attempts, rate_limited, retry_in=wait)
             await self.sleep(wait)

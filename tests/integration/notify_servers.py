@@ -40,13 +40,15 @@ class FakeSlack:
 
     ``script[name]`` is a list of answers used one per request, then ``"ok"``:
     ``"ok"``, ``"429:<seconds>"``, ``"404"`` (``channel_not_found``), ``"410"``,
-    ``"500"``, ``"slow:<seconds>"`` (ok after a delay).
+    ``"500"``, ``"slow:<seconds>"`` (ok after a delay). Until ``failing_until`` (a
+    ``time.time()``), every request is answered 500, as Slack in an outage.
     """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.calls: list[SlackCall] = []
         self.script: dict[str, list[str]] = {}
+        self.failing_until = 0.0
         self.changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -67,6 +69,8 @@ class FakeSlack:
         await self._runner.cleanup()
 
     def _next(self, name: str) -> str:
+        if time.time() < self.failing_until:
+            return "500"
         queue = self.script.get(name) or []
         return queue.pop(0) if queue else "ok"
 
@@ -109,6 +113,9 @@ class FakeSlack:
         if answer == "404":
             self._done(call, request, 200)
             return web.json_response({"ok": False, "error": "channel_not_found"})
+        if answer == "500":
+            self._done(call, request, 500)
+            return web.Response(status=500, text="error")
         self._done(call, request, 200)
         return web.json_response({"ok": True, "channel": payload.get("channel"), "ts": "1.0"})
 
@@ -172,6 +179,7 @@ class FakeSmtp:
         self.recorder = _Recorder()
         self.logins: list[str] = []
         self.port = free_port()
+        self._context = context
 
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any):
             ok = isinstance(data, LoginPassword) and (
@@ -183,13 +191,17 @@ class FakeSmtp:
             # handled=False: aiosmtpd answers 535 itself; True here hangs the client
             return AuthResult(success=False, handled=False)
 
-        self.controller = Controller(
+        self._authenticator = authenticator
+        self.controller = self._new_controller()
+
+    def _new_controller(self) -> Controller:
+        return Controller(
             self.recorder,
             hostname="127.0.0.1",
             port=self.port,
-            tls_context=context,
+            tls_context=self._context,
             require_starttls=True,
-            authenticator=authenticator,
+            authenticator=self._authenticator,
             auth_required=True,
             auth_require_tls=True,
         )
@@ -199,7 +211,17 @@ class FakeSmtp:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.controller._thread is not None:  # noqa: SLF001 - not down
+            self.controller.stop()
+
+    def down(self) -> None:
+        """The mail server goes away: connections to its port are refused."""
         self.controller.stop()
+
+    def up(self) -> None:
+        """Back on the same port (a controller cannot start twice: a new one)."""
+        self.controller = self._new_controller()
+        self.controller.start()
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -230,7 +252,13 @@ def receivers_config(slack: FakeSlack, smtp: FakeSmtp | None = None, **extra: An
             "sender": "salespulse <alerts@example.com>",
             "to_manager": True,
         }
-    config: dict[str, Any] = {"receivers": receivers, "default_receiver": "team-hook"}
+    config: dict[str, Any] = {
+        "receivers": receivers,
+        "default_receiver": "team-hook",
+        # every notice on its own, at once: these tests are about delivery, and the
+        # default digest would hold the deal rules' alerts to managers for a day
+        "digest": {"manager_rules": [], "manager_kinds": []},
+    }
     config.update(extra)
     return config
 

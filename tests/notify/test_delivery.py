@@ -73,3 +73,53 @@ async def test_5xx_backs_off_then_gives_up_and_broken_stops_at_once():
 
 def test_backoff_doubles_and_is_capped():
     assert [backoff_seconds(a, SETTINGS.retry) for a in (1, 2, 3, 7, 8)] == [1, 2, 4, 60, 60]
+
+
+class DownFor:
+    """A receiver that fails every try (5xx) until ``seconds`` of the clock have passed."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock, self.until = clock, clock.now + seconds
+        self.sent: list[float] = []
+
+    async def send(self, notification: Notification, now: float) -> Outcome:
+        self.sent.append(now)
+        return Outcome.delivered() if now >= self.until else Outcome.again("http_500")
+
+
+async def test_default_retries_outlast_a_two_minute_outage_and_use_the_receiver_soon_after():
+    """The first tries are waited for in line (a few seconds), the rest come back as
+    ``retry_in`` (the agent parks the notification and calls again with the tries made)."""
+    defaults = NotificationSettings(receivers={"hook": {"type": "slack_webhook", "url": "x"}})
+    clock = Clock()
+    receiver = DownFor(clock, 120.0)
+    d = Dispatcher(defaults, clock=clock.time, sleep=clock.sleep)
+    d.use_sender("hook", receiver)
+    retry = defaults.retry
+    result = await d.deliver(note())
+    assert result.retry_in is not None and not result.outcome.ok
+    assert sum(clock.slept) <= retry.inline_seconds, "held in line only briefly"
+    calls = 1
+    while result.retry_in is not None:
+        clock.now += result.retry_in  # parked until then
+        result = await d.deliver(note(), result.attempts)
+        calls += 1
+    assert result.outcome.ok, (result, receiver.sent)
+    back_after = receiver.sent[-1] - receiver.until
+    assert 0 <= back_after <= retry.backoff_max_seconds * 1.2  # the next try, jitter included
+    assert result.attempts < retry.max_attempts, "attempts to spare beyond two minutes"
+    assert result.attempts == len(receiver.sent) and calls > 1
+
+
+async def test_a_receiver_down_for_good_goes_to_the_dlq_after_max_attempts_in_all():
+    defaults = NotificationSettings(receivers={"hook": {"type": "slack_webhook", "url": "x"}})
+    clock = Clock()
+    receiver = DownFor(clock, 1e9)
+    d = Dispatcher(defaults, clock=clock.time, sleep=clock.sleep)
+    d.use_sender("hook", receiver)
+    result = await d.deliver(note())
+    while result.retry_in is not None:
+        clock.now += result.retry_in
+        result = await d.deliver(note(), result.attempts)
+    assert not result.outcome.ok and result.outcome.reason == "http_500"
+    assert result.attempts == len(receiver.sent) == defaults.retry.max_attempts
