@@ -51,6 +51,7 @@ __all__ = [
     "TopicNames",
     "load_settings",
     "load_settings_file",
+    "rule_fire_delays",
     "rules_for_team",
 ]
 
@@ -200,10 +201,43 @@ class HealthSettings(_Frozen):
         return self
 
 
-class DealStalledRule(_Frozen):
-    """``deal_stalled``: open deal in its stage longer than factor x the stage's average."""
+class _Rule(_Frozen):
+    """What every rule has besides its thresholds: a switch, and Prometheus' ``for`` on
+    event time: an alert fires only once its condition has held for ``for_seconds`` (an
+    episode shorter than that is not written and reaches nobody). The alert's
+    ``started_at`` stays when the condition began to hold (Prometheus' "active since"):
+    its firing is written ``for_seconds`` later. Measured on event time, so a worker and
+    a replay decide the same."""
 
     enabled: bool = True
+    for_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=90 * 86_400,
+        description="the condition must hold this long before the alert fires (Prometheus' "
+        "`for`); started_at stays when it began to hold",
+    )
+
+
+class _RepRule(_Rule):
+    """A rep rule, whose condition can fail and hold again about the same rep, so it also
+    has Prometheus' ``keep_firing_for``: once firing, the condition must have failed for
+    ``keep_firing_for_seconds`` before the alert resolves; if it holds again meanwhile,
+    the episode goes on with no new message. (A deal rule's episode is about one stay in
+    a stage or one quiet spell, which the deal's move, close or touch ends for good.)"""
+
+    keep_firing_for_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=90 * 86_400,
+        description="once firing, the condition must have failed this long before the alert "
+        "resolves (Prometheus' `keep_firing_for`); resolved_at is when it stopped holding",
+    )
+
+
+class DealStalledRule(_Rule):
+    """``deal_stalled``: open deal in its stage longer than factor x the stage's average."""
+
     factor: float = Field(2.0, gt=1.0, description="multiple of the learned stage average")
     min_samples: int = Field(5, ge=1, description="completed moves before the average is used")
     default_stage_days: float = Field(
@@ -225,29 +259,26 @@ class DealStalledRule(_Frozen):
         return self.stage_default_days.get(stage, self.default_stage_days)
 
 
-class QuotaPaceRule(_Frozen):
+class QuotaPaceRule(_RepRule):
     """``quota_pace``: attainment / elapsed share of the quota period below ``warning_ratio``."""
 
-    enabled: bool = True
     min_elapsed: float = Field(0.2, ge=0, lt=1, description="share of the period before judging")
     warning_ratio: float = Field(0.8, gt=0, description="pace below this fires a warning")
     critical_ratio: float = Field(0.5, gt=0, description="pace below this is critical")
 
 
-class LowContactRateRule(_Frozen):
+class LowContactRateRule(_RepRule):
     """``low_contact_rate``: conversations / outbound attempts over ``window_days`` too low."""
 
-    enabled: bool = True
     window_days: int = Field(7, ge=1, le=90)
     min_attempts: int = Field(50, ge=1, description="outbound attempts before judging")
     min_rate: float = Field(0.032, gt=0, lt=1, description="32 conversations per 1,000 attempts")
 
 
-class ActivityDropRule(_Frozen):
+class ActivityDropRule(_RepRule):
     """``activity_drop``: this week's outbound attempts below ``ratio`` x the weekly average
     of the ``baseline_weeks`` weeks before."""
 
-    enabled: bool = True
     window_days: int = Field(7, ge=1, le=30)
     baseline_weeks: int = Field(4, ge=1, le=12)
     ratio: float = Field(0.5, gt=0, lt=1)
@@ -256,54 +287,48 @@ class ActivityDropRule(_Frozen):
     )
 
 
-class FollowUpGapRule(_Frozen):
+class FollowUpGapRule(_Rule):
     """``follow_up_gap``: open deal with fewer than ``min_follow_ups`` and no touch for
     ``quiet_days`` days."""
 
-    enabled: bool = True
     min_follow_ups: int = Field(5, ge=1)
     quiet_days: float = Field(7.0, gt=0)
 
 
-class ConversionDropRule(_Frozen):
+class ConversionDropRule(_RepRule):
     """``conversion_drop``: rep's stage-to-stage conversion below ``ratio`` x the team's."""
 
-    enabled: bool = True
     window_days: int = Field(90, ge=7, le=365)
     min_exits: int = Field(20, ge=1, description="deals leaving the stage before judging")
     ratio: float = Field(0.5, gt=0, lt=1)
 
 
-class WinRateOutlierRule(_Frozen):
+class WinRateOutlierRule(_RepRule):
     """``win_rate_outlier``: win rate below ``low_ratio`` x the team's, or above ``high_rate``."""
 
-    enabled: bool = True
     window_days: int = Field(90, ge=7, le=365)
     min_closed: int = Field(20, ge=1)
     low_ratio: float = Field(0.5, gt=0, lt=1)
     high_rate: float = Field(0.6, gt=0, le=1)
 
 
-class PipelineLoadRule(_Frozen):
+class PipelineLoadRule(_RepRule):
     """``pipeline_load``: open deals of a rep above ``max_open`` or below ``min_open``."""
 
-    enabled: bool = True
     max_open: int = Field(60, ge=1)
     min_open: int = Field(5, ge=0)
 
 
-class ActivityBarometerRule(_Frozen):
+class ActivityBarometerRule(_RepRule):
     """``activity_barometer``: new opportunities this week below the weekly number needed."""
 
-    enabled: bool = True
     window_days: int = Field(7, ge=1, le=30)
     history_days: int = Field(90, ge=7, le=365, description="won deals behind size and win rate")
 
 
-class LeadsUncontactedRule(_Frozen):
+class LeadsUncontactedRule(_RepRule):
     """``leads_uncontacted``: under ``min_share`` of recent leads touched within ``within_days``."""
 
-    enabled: bool = True
     window_days: int = Field(30, ge=1, le=90)
     within_days: float = Field(2.0, gt=0)
     min_share: float = Field(0.5, gt=0, le=1)
@@ -523,6 +548,18 @@ def rules_for_team(settings: Settings, team_id: str | None) -> RulesSettings:
     """The rules in force for a team: the global ones with the team's overrides."""
     team = settings.teams.get(team_id) if team_id else None
     return settings.rules.for_team(team.rules) if team is not None else settings.rules
+
+
+def rule_fire_delays(settings: Settings) -> dict[tuple[str | None, str], float]:
+    """Every rule's ``for`` (seconds), globally (team ``None``) and per configured team:
+    how long after its ``started_at`` an alert can first be written, which the
+    notifications need to tell news from old news."""
+    delays: dict[tuple[str | None, str], float] = {}
+    for team in [None, *settings.teams]:
+        rules = rules_for_team(settings, team)
+        for name in RulesSettings.model_fields:
+            delays[(team, name)] = getattr(rules, name).for_seconds
+    return delays
 
 
 class SettingsError(ValueError):

@@ -272,7 +272,7 @@ class DealEngine:
         )
         gaps = self.gaps[deal.partition]
         if rules.follow_up_gap.enabled:
-            quiet = rules.follow_up_gap.quiet_days * DAY
+            quiet = rules.follow_up_gap.quiet_days * DAY + rules.follow_up_gap.for_seconds
             gaps.add_all(deal.deal_id, spell_starts(deal, deal.gap_checked), quiet)
         gaps.set_open(deal.deal_id, deal.gap is not None)
 
@@ -383,7 +383,7 @@ class DealEngine:
                     base = self.baseline_for(
                         f"{old.pipeline}/{old.stage}", self.team_of(old), visit.entered
                     )
-                    if visit.seconds > base.threshold_seconds:
+                    if visit.seconds > base.threshold_seconds + rules.deal_stalled.for_seconds:
                         fired, draft = evaluate_stalled(old, visit.left, base, rules.deal_stalled)
                         if draft is not None:
                             deal = replace(deal, stalled=fired.stalled)
@@ -416,18 +416,23 @@ class DealEngine:
         """
         self.assign([partition])
         self.sync_shared()  # other partitions' snapshots may have moved on
-        thresholds: dict[str, float] = {}
+        thresholds: dict[str, tuple[float, float]] = {}
 
-        def stall_threshold(group: str) -> float:
+        def stall_threshold(group: str) -> tuple[float, float]:
+            """The group's threshold, and how long a stay must be to fire (with ``for``)."""
             if group not in thresholds:
                 team, day, key = group.split(_SEP, 2)
                 base = self.baseline_for(key, team or None, int(day) * DAY)
-                thresholds[group] = base.threshold_seconds
+                hold_for = self.rules_for(team or None).deal_stalled.for_seconds
+                thresholds[group] = (base.threshold_seconds, base.threshold_seconds + hold_for)
             return thresholds[group]
 
         stalls, gaps = self.stalls[partition], self.gaps[partition]
         drafts: list[AlertDraft] = []
-        changed = [*stalls.due(now, stall_threshold), *stalls.no_longer_due(now, stall_threshold)]
+        changed = [
+            *stalls.due(now, lambda group: stall_threshold(group)[1]),
+            *stalls.no_longer_due(now, lambda group: stall_threshold(group)[0]),
+        ]
         for deal_id in changed:
             deal = self._load(deal_id)
             if deal is None:

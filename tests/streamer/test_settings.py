@@ -30,6 +30,12 @@ def test_defaults_are_the_contracts():
         ({"max_event_time_jump_seconds": 0}, "max_event_time_jump_seconds"),
         ({"earliest_event_year": 2030, "latest_event_year": 2029}, "latest_event_year"),
         ({"latest_event_year": 10_000}, "latest_event_year"),
+        ({"rules": {"follow_up_gap": {"for_seconds": -1}}}, "rules.follow_up_gap.for_seconds"),
+        (
+            {"rules": {"quota_pace": {"keep_firing_for_seconds": "a day"}}},
+            "rules.quota_pace.keep_firing_for_seconds",
+        ),
+        ({"rules": {"deal_stalled": {"keep_firing_for_seconds": 60}}}, "rules.deal_stalled"),
     ],
 )
 def test_bad_values_name_the_setting(overrides, named):
@@ -101,3 +107,24 @@ def test_a_named_settings_file_that_is_missing_or_bad_names_itself(tmp_path):
     bad.write_text("[rules.pipeline_load\n")
     with pytest.raises(SettingsError, match="bad.toml"):
         load_settings_file(bad)
+
+
+def test_for_and_keep_firing_for_are_set_per_rule_and_per_team():
+    s = load_settings(
+        rules={"activity_barometer": {"for_seconds": 3600}},
+        teams={"emea": {"rules": {"activity_barometer": {"keep_firing_for_seconds": 7200}}}},
+    )
+    emea, apac = rules_for_team(s, "emea"), rules_for_team(s, "apac")
+    assert (
+        emea.activity_barometer.for_seconds,
+        emea.activity_barometer.keep_firing_for_seconds,
+    ) == (
+        3600,
+        7200,
+    )
+    assert (
+        apac.activity_barometer.keep_firing_for_seconds
+        == s.rules.activity_barometer.keep_firing_for_seconds
+    )
+    with pytest.raises(SettingsError, match="setting teams.emea.rules"):
+        load_settings(teams={"emea": {"rules": {"quota_pace": {"for_seconds": -5}}}})

@@ -3,8 +3,12 @@
 Fires when the time in the current stage exceeds ``factor`` x the average
 time deals of the same pipeline spend in that stage, learned from completed
 visits; until ``min_samples`` visits are known, a configured default per
-stage stands in. Resolves when the deal moves or closes, or when the learned
-average grows so the deal is no longer over the threshold.
+stage stands in. With the rule's ``for``, the alert fires only once the deal
+has been over the threshold that long; ``started_at`` is when the condition
+began to hold (entry + threshold) either way, so a firing is written at or
+after ``started_at + for``, and the ``alert_id`` names the stay by its entry.
+Resolves when the deal moves or closes, or when the learned average grows so
+the deal is no longer over the threshold.
 
 Pure: deal state, baseline and ``now`` in; new deal state and at most one
 alert draft out.
@@ -157,6 +161,8 @@ def evaluate_stalled(
         return replace(deal, stalled=None), draft
     if not over or stage is None or entered is None:
         return deal, None
+    if now - entered <= base.threshold_seconds + rule.for_seconds:
+        return deal, None  # over, but not for ``for`` yet
     days = (now - entered) / DAY
     episode = StalledEpisode(
         alert_id=f"{RULE}:{deal.deal_id}:{iso(entered)}",

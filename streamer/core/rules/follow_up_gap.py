@@ -12,7 +12,11 @@ when the deal closes. A spell that starting at ``a`` had no touch point up to
 decided once the clock passes ``a + quiet_days``, when everything up to then
 has arrived (within the allowed lateness), so the answer does not depend on
 the order in which touches (from the rep side) and deal events (from the deal
-side) reach the deal. Pure, like every rule.
+side) reach the deal. With the rule's ``for``, the spell must also go on for
+``for`` past ``a + quiet_days`` before the alert fires (and that is decided
+once the clock passes ``a + quiet_days + for``); ``started_at`` is when the
+condition began to hold, ``a + quiet_days``, either way, and the ``alert_id``
+names the spell by its start. Pure, like every rule.
 """
 
 from __future__ import annotations
@@ -138,7 +142,9 @@ def judge_spell(
     when the spell has already ended.
     """
     spell = spell_from(deal, start)
-    limit = start + rule.quiet_days * DAY
+    began = start + rule.quiet_days * DAY  # when the condition holds, if nothing came
+    # with ``for``, the spell must have gone on that long past the quiet days to fire
+    limit = began + rule.for_seconds
     if now <= limit:
         return deal, []  # not judged yet: what happens up to the limit may still arrive
     checked = replace(deal, gap_checked=max(start, deal.gap_checked or start))
@@ -150,7 +156,7 @@ def judge_spell(
     )
     if not applies or (spell.end is not None and spell.end <= limit):
         return checked, []
-    episode = GapEpisode(f"{RULE}:{deal.deal_id}:{iso(start)}", start, limit)
+    episode = GapEpisode(f"{RULE}:{deal.deal_id}:{iso(start)}", start, began)
     quiet = ((spell.end if spell.end is not None else now) - start) / DAY
     firing = _draft(
         deal,

@@ -3,10 +3,11 @@
 Each rule is a pure function of the rep's state, its activity buckets, the
 team's sums and ``as_of`` that returns a :class:`Verdict` when its condition
 holds and ``None`` when it does not. :func:`judge_rep` turns verdicts into
-alert episodes: an episode fires at the first boundary its condition holds
-(its id names that boundary, so it is the same in a live worker and a
-replay), is re-sent when its severity changes, and resolves at the first
-boundary it no longer holds.
+alert episodes: an episode starts at the first boundary its condition holds
+(its id names that boundary, so it is the same in a live worker and a replay),
+fires once the condition has held for the rule's ``for``, is re-sent when its
+severity changes, and resolves once its condition has failed at every boundary
+for the rule's ``keep_firing_for``.
 """
 
 from __future__ import annotations
@@ -410,68 +411,106 @@ REP_RULES: Mapping[str, Callable[[RepInputs], Verdict | None]] = {
 }
 
 
-_Judged = tuple[tuple[str, Callable[[RepInputs], "Verdict | None"], bool], ...]
+# per rule: name, function, on, for (seconds), keep_firing_for (seconds)
+_Judged = tuple[tuple[str, Callable[[RepInputs], "Verdict | None"], bool, float, float], ...]
 _ENABLED: dict[int, tuple[RulesSettings, _Judged]] = {}
 
 
 def _rules_of(rules: RulesSettings) -> _Judged:
-    """The rules with whether each is on, worked out once per (frozen) settings object."""
+    """The rules with whether each is on and its ``for`` and ``keep_firing_for``, worked
+    out once per (frozen) settings object."""
     found = _ENABLED.get(id(rules))
     if found is None or found[0] is not rules:
         judged = tuple(
-            (name, rule, getattr(rules, name).enabled) for name, rule in REP_RULES.items()
+            (name, rule, cfg.enabled, cfg.for_seconds, cfg.keep_firing_for_seconds)
+            for name, rule in REP_RULES.items()
+            for cfg in (getattr(rules, name),)
         )
         found = _ENABLED[id(rules)] = (rules, judged)
     return found[1]
 
 
 def judge_rep(x: RepInputs, team_id: str | None) -> tuple[RepState, list[AlertDraft]]:
-    """Judge every rep rule at ``x.as_of``; return the new episodes and their changes
-    (the very state when nothing changed)."""
+    """Judge every rep rule at ``x.as_of``; return the new state and the alert changes
+    (the very state when nothing changed).
+
+    A rule's condition must hold at every boundary for its ``for`` before the alert
+    fires: the episode's ``started_at`` (and the moment its ``alert_id`` names) is the
+    first boundary of that run, when the condition began to hold, and the firing is
+    written ``for`` later. Once firing, the condition must fail at every boundary for
+    ``keep_firing_for`` before it resolves; if it holds again meanwhile the episode goes
+    on with no message, and ``resolved_at`` is the first boundary of the last run of
+    failures. A rule switched off resolves at once.
+    """
     state = x.state
-    episodes = state.episodes
-    changed: dict[str, RepEpisode] | None = None
+    as_of = x.as_of
+    episodes, pending = state.episodes, state.pending
+    new_episodes: dict[str, RepEpisode] | None = None
+    new_pending: dict[str, float] | None = None
     drafts: list[AlertDraft] = []
-    for name, rule, enabled in _rules_of(x.rules):
+    for name, rule, enabled, hold_for, keep_for in _rules_of(x.rules):
         verdict = rule(x) if enabled else None
-        holds = verdict is not None and verdict.holds
         episode = episodes.get(name)
-        if holds and verdict is not None:
-            if episode is not None and episode.severity == verdict.severity:
-                continue
+        if verdict is not None and verdict.holds:
             if episode is None:
-                episode = RepEpisode(f"{name}:{state.rep_id}:{iso(x.as_of)}", x.as_of, "")
-            episode = replace(episode, severity=verdict.severity)
-            if changed is None:
-                changed = dict(episodes)
-            changed[name] = episode
-            drafts.append(_draft(name, state, team_id, episode, "firing", verdict, None))
-        elif episode is not None:
-            if changed is None:
-                changed = dict(episodes)
-            del changed[name]
-            if verdict is None:
-                why = "the rule was switched off" if not enabled else "too little data to judge"
-                verdict = Verdict.said(
-                    False,
-                    "info",
-                    f"Rep {state.rep_id}: {name.replace('_', ' ')} no longer judged",
-                    f"No longer judged: {why}.",
-                    {},
-                )
-            # A verdict that no longer holds words itself as a resolution; the
-            # notification adds the "Resolved" of its kind.
-            ended = Verdict.said(
-                verdict.holds,
-                episode.severity,  # type: ignore[arg-type]
-                verdict.title,
-                verdict.summary,
-                verdict.metrics,
+                since = pending.get(name, as_of)
+                if as_of - since < hold_for:  # held, but not for long enough yet
+                    if name not in pending:
+                        new_pending = dict(pending) if new_pending is None else new_pending
+                        new_pending[name] = as_of
+                    continue
+                if name in pending:
+                    new_pending = dict(pending) if new_pending is None else new_pending
+                    del new_pending[name]
+                episode = RepEpisode(f"{name}:{state.rep_id}:{iso(since)}", since, "")
+            elif episode.severity == verdict.severity and episode.false_since is None:
+                continue
+            resend = episode.severity != verdict.severity
+            episode = RepEpisode(episode.alert_id, episode.started_at, verdict.severity)
+            new_episodes = dict(episodes) if new_episodes is None else new_episodes
+            new_episodes[name] = episode
+            if resend:  # a new episode, or a change of severity
+                drafts.append(_draft(name, state, team_id, episode, "firing", verdict, None))
+            continue
+        if name in pending:
+            new_pending = dict(pending) if new_pending is None else new_pending
+            del new_pending[name]
+        if episode is None:
+            continue
+        false_since = episode.false_since if episode.false_since is not None else as_of
+        if enabled and as_of - false_since < keep_for:  # kept firing a while longer
+            if episode.false_since is None:
+                new_episodes = dict(episodes) if new_episodes is None else new_episodes
+                new_episodes[name] = replace(episode, false_since=as_of)
+            continue
+        new_episodes = dict(episodes) if new_episodes is None else new_episodes
+        del new_episodes[name]
+        if verdict is None:
+            why = "the rule was switched off" if not enabled else "too little data to judge"
+            verdict = Verdict.said(
+                False,
+                "info",
+                f"Rep {state.rep_id}: {name.replace('_', ' ')} no longer judged",
+                f"No longer judged: {why}.",
+                {},
             )
-            drafts.append(_draft(name, state, team_id, episode, "resolved", ended, x.as_of))
-    if changed is None:
+        # A verdict that no longer holds words itself as a resolution; the
+        # notification adds the "Resolved" of its kind.
+        ended = Verdict.said(
+            verdict.holds,
+            episode.severity,  # type: ignore[arg-type]
+            verdict.title,
+            verdict.summary,
+            verdict.metrics,
+        )
+        drafts.append(_draft(name, state, team_id, episode, "resolved", ended, false_since))
+    if new_episodes is None and new_pending is None:
         return state, drafts
-    return replace(state, episodes=changed), drafts
+    return replace(
+        state,
+        episodes=episodes if new_episodes is None else new_episodes,
+        pending=pending if new_pending is None else new_pending,
+    ), drafts
 
 
 def _draft(

@@ -217,11 +217,13 @@ class LeadEntry:
 
 @dataclass(frozen=True, slots=True)
 class RepEpisode:
-    """An open alert of a rep rule."""
+    """An open alert of a rep rule; ``false_since``: the first boundary its condition no
+    longer held at, while the rule's ``keep_firing_for`` keeps it firing (None: it holds)."""
 
     alert_id: str
     started_at: float
     severity: str
+    false_since: float | None = None
 
 
 @fast_init
@@ -239,6 +241,9 @@ class RepState:
     # deals handed to another rep -> the revision that handed them over: an older
     # revision of the deal seen afterwards (out of order) must not bring it back
     released: Mapping[str, int] = field(default_factory=dict)
+    # rule -> the first boundary of the run of boundaries its condition has held at, while
+    # that run is shorter than the rule's ``for`` (no alert yet)
+    pending: Mapping[str, float] = field(default_factory=dict)
 
     def event_team(self) -> str | None:
         return self.team_id[0] if self.team_id else None
@@ -258,8 +263,9 @@ class RepState:
             },
             "b": list(self.bucket_days),
             "f": self.first_seen,
-            "e": {k: [e.alert_id, e.started_at, e.severity] for k, e in self.episodes.items()},
+            "e": {k: _episode_row(e) for k, e in self.episodes.items()},
             **({"x": dict(self.released)} if self.released else {}),
+            **({"w": dict(self.pending)} if self.pending else {}),
         }
 
     @classmethod
@@ -276,7 +282,15 @@ class RepState:
             first_seen=data.get("f"),
             episodes={k: RepEpisode(*v) for k, v in data["e"].items()},
             released={k: int(v) for k, v in data.get("x", {}).items()},
+            pending={k: float(v) for k, v in data.get("w", {}).items()},
         )
+
+
+def _episode_row(episode: RepEpisode) -> list[Any]:
+    row: list[Any] = [episode.alert_id, episode.started_at, episode.severity]
+    if episode.false_since is not None:  # states written before keep_firing_for have three
+        row.append(episode.false_since)
+    return row
 
 
 def _with(
@@ -303,6 +317,7 @@ def _with(
         state.first_seen if first_seen is ... else first_seen,  # type: ignore[arg-type]
         state.episodes,
         state.released if released is ... else released,  # type: ignore[arg-type]
+        state.pending,
     )
 
 

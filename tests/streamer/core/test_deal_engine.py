@@ -16,8 +16,14 @@ from streamer.core.timeutil import DAY, to_epoch
 from streamer.settings import load_settings
 from tests.factories import at, created, moved, updated, won
 
-# deal_stalled alone here; follow_up_gap has tests of its own below
-SETTINGS = load_settings(rules={"follow_up_gap": {"enabled": False}})
+# deal_stalled alone here, firing as soon as it is over; follow_up_gap has tests below
+SETTINGS = load_settings(
+    rules={"follow_up_gap": {"enabled": False}, "deal_stalled": {"for_seconds": 0}}
+)
+# follow_up_gap alone, firing as soon as a spell is over the quiet days
+GAPS = load_settings(
+    rules={"deal_stalled": {"enabled": False}, "follow_up_gap": {"for_seconds": 0}}
+)
 
 
 class CountingStore(UserDict):
@@ -178,7 +184,7 @@ def touch(deal_id: str, day: float, follow_up: bool = True, event_id: str | None
 
 
 def test_follow_up_gap_fires_after_quiet_days_and_resolves_on_the_next_touch():
-    e = DealEngine(load_settings(rules={"deal_stalled": {"enabled": False}}), {}, SharedView())
+    e = DealEngine(GAPS, {}, SharedView())
     e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
     e.on_touch(touch("d1", 1, follow_up=False), 0, to_epoch(at(1)))
     assert e.on_tick(0, to_epoch(at(7.9))) == []
@@ -190,7 +196,7 @@ def test_follow_up_gap_fires_after_quiet_days_and_resolves_on_the_next_touch():
 
 
 def test_follow_up_gap_spares_deals_with_enough_follow_ups():
-    e = DealEngine(load_settings(rules={"deal_stalled": {"enabled": False}}), {}, SharedView())
+    e = DealEngine(GAPS, {}, SharedView())
     e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
     for i in range(5):
         e.on_touch(touch("d1", 1 + i * 0.1, event_id=f"t{i}"), 0, to_epoch(at(2)))
@@ -314,3 +320,36 @@ def test_stage_statistics_are_those_of_the_deals_as_they_end_up(rnd):
         fresh.add(deal)
     assert e.partials[0].snapshot() == fresh.snapshot()
     assert e.stage_stats() == total(fresh.snapshot())
+
+
+def test_deal_stalled_with_for_fires_only_after_being_over_that_long_started_at_its_crossing():
+    two_days = load_settings(
+        rules={"follow_up_gap": {"enabled": False}, "deal_stalled": {"for_seconds": 2 * DAY}}
+    )
+    e = DealEngine(two_days, {}, SharedView())
+    e.on_deal_event(created("d1", 0, "proposal"), 0, to_epoch(at(0)))
+    assert e.on_tick(0, to_epoch(at(29.9))) == [], "over the 28 days, not for two days yet"
+    [firing] = e.on_tick(0, to_epoch(at(30.1)))
+    assert firing.alert_id == "deal_stalled:d1:2026-11-01T09:00:00Z"
+    assert firing.started_at == to_epoch(at(28)), "when the condition began to hold"
+    # a stay over the threshold for less than ``for`` is no episode, found late or not
+    e.on_deal_event(created("d2", 0, "proposal"), 0, to_epoch(at(0)))
+    _, drafts = e.on_deal_event(moved("d2", 29, "proposal", "won"), 0, to_epoch(at(29)))
+    assert drafts == [] and e.on_tick(0, to_epoch(at(40))) == []
+
+
+def test_follow_up_gap_with_for_fires_a_day_later_and_spares_spells_that_end_before():
+    a_day = load_settings(
+        rules={"deal_stalled": {"enabled": False}, "follow_up_gap": {"for_seconds": DAY}}
+    )
+    e = DealEngine(a_day, {}, SharedView())
+    for deal in ("d1", "d2"):
+        e.on_deal_event(created(deal, 0, "proposal"), 0, to_epoch(at(0)))
+        e.on_touch(touch(deal, 1, follow_up=False, event_id=f"{deal}-t1"), 0, to_epoch(at(1)))
+    e.on_touch(touch("d2", 8.5, event_id="d2-t2"), 0, to_epoch(at(8.5)))  # quiet 7.5 days
+    assert e.on_tick(0, to_epoch(at(8.9))) == []
+    [firing] = e.on_tick(0, to_epoch(at(9.1)))
+    assert firing.subject_id == "d1" and firing.started_at == to_epoch(at(8))
+    assert e.on_tick(0, to_epoch(at(16))) == [], "d2's spell ended within the day"
+    [later] = e.on_tick(0, to_epoch(at(16.6)))  # d2 quiet again since day 8.5: 7 + 1 days
+    assert later.subject_id == "d2" and later.started_at == to_epoch(at(15.5))

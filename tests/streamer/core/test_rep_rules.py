@@ -26,7 +26,7 @@ from streamer.core.rules.rep_rules import (
     quota_pace,
     win_rate_outlier,
 )
-from streamer.core.state.rep import DealSummary, RepState, apply_quota
+from streamer.core.state.rep import DealSummary, RepEpisode, RepState, apply_quota
 from streamer.core.timeutil import DAY, from_epoch, iso, to_epoch
 from streamer.settings import RulesSettings, load_settings, rules_for_team
 
@@ -658,3 +658,76 @@ def test_wins_early_in_a_yearly_quota_still_count_months_later():
     jun = to_epoch(datetime(2026, 6, 1, tzinfo=UTC))
     fired = [d for d in e.on_tick(0, jun) if d.rule == "quota_pace"]
     assert fired == []  # 60% of the target reached with 41% of the year gone
+
+
+def test_for_fires_only_once_the_condition_has_held_that_long_and_names_its_start():
+    rules = only("quota_pace", for_seconds=3 * HOUR)
+    state = pace_state(30_000)
+    for step in range(3):  # held at AS_OF, +1 h, +2 h: not for 3 hours yet
+        state, drafts = judge_rep(inputs(state, AS_OF + step * HOUR, rules=rules), "emea")
+        assert drafts == []
+    assert state.pending == {"quota_pace": AS_OF} and state.episodes == {}
+    state, [fired] = judge_rep(inputs(state, AS_OF + 3 * HOUR, rules=rules), "emea")
+    assert fired.status == "firing"
+    assert fired.alert_id == f"quota_pace:rep-1:{iso(AS_OF)}", "named by when it began to hold"
+    assert fired.started_at == AS_OF
+    assert state.pending == {}
+
+
+def test_for_starts_over_when_the_condition_fails_before_it_has_held_long_enough():
+    rules = only("quota_pace", for_seconds=2 * HOUR)
+    state, _ = judge_rep(inputs(pace_state(30_000), AS_OF, rules=rules), None)
+    state, _ = judge_rep(inputs(state, AS_OF + HOUR, rules=rules), None)
+    back = replace(pace_state(80_000), pending=state.pending)  # on pace: the run ends
+    state, drafts = judge_rep(inputs(back, AS_OF + 2 * HOUR, rules=rules), None)
+    assert drafts == [] and state.pending == {}
+    behind = replace(pace_state(30_000), pending=state.pending)
+    state, drafts = judge_rep(inputs(behind, AS_OF + 3 * HOUR, rules=rules), None)
+    state, drafts = judge_rep(inputs(state, AS_OF + 4 * HOUR, rules=rules), None)
+    assert drafts == [], "two hours from the new start, not from the first"
+    state, [fired] = judge_rep(inputs(state, AS_OF + 5 * HOUR, rules=rules), None)
+    assert fired.started_at == AS_OF + 3 * HOUR
+
+
+def test_keep_firing_for_rides_out_a_short_recovery_and_resolves_at_when_it_stopped():
+    rules = only("quota_pace", keep_firing_for_seconds=2 * HOUR)
+    state, [fired] = judge_rep(inputs(pace_state(30_000), AS_OF, rules=rules), None)
+
+    def at(achieved: float, moment: float) -> tuple[RepState, list]:
+        moved = replace(pace_state(achieved), episodes=state.episodes, pending=state.pending)
+        return judge_rep(inputs(moved, moment, rules=rules), None)
+
+    state, drafts = at(80_000, AS_OF + HOUR)  # on pace for an hour: kept firing
+    assert drafts == [] and state.episodes["quota_pace"].false_since == AS_OF + HOUR
+    state, drafts = at(30_000, AS_OF + 2 * HOUR)  # behind again: the same episode goes on
+    assert drafts == [] and state.episodes["quota_pace"].false_since is None
+    state, drafts = at(80_000, AS_OF + 3 * HOUR)
+    state, drafts = at(80_000, AS_OF + 4 * HOUR)
+    assert drafts == [], "false for one hour of the two"
+    state, [resolved] = at(80_000, AS_OF + 5 * HOUR)
+    assert (resolved.alert_id, resolved.status) == (fired.alert_id, "resolved")
+    assert resolved.resolved_at == AS_OF + 3 * HOUR, "when the condition stopped holding"
+    assert state.episodes == {}
+
+
+def test_keep_firing_for_does_not_hold_an_episode_whose_rule_was_switched_off():
+    rules = only("quota_pace", keep_firing_for_seconds=DAY)
+    state, [fired] = judge_rep(inputs(pace_state(30_000), AS_OF, rules=rules), None)
+    off = RULES.for_team({name: {"enabled": False} for name in REP_RULES})
+    state, [resolved] = judge_rep(
+        inputs(pace_state(30_000, state.episodes), AS_OF + HOUR, rules=off), None
+    )
+    assert resolved.status == "resolved" and resolved.resolved_at == AS_OF + HOUR
+
+
+def test_pending_and_kept_state_survives_the_table_codec():
+    episode = RepEpisode("quota_pace:rep-1:x", AS_OF, "warning", AS_OF + HOUR)
+    state = replace(
+        pace_state(30_000), episodes={"quota_pace": episode}, pending={"low_contact_rate": AS_OF}
+    )
+    again = RepState.from_dict(state.to_dict())
+    assert again.episodes == state.episodes and again.pending == state.pending
+    old = state.to_dict()
+    old["e"] = {"quota_pace": ["quota_pace:rep-1:x", AS_OF, "warning"]}  # before keep
+    del old["w"]
+    assert RepState.from_dict(old).episodes["quota_pace"].false_since is None
