@@ -1,7 +1,8 @@
 """Notifications under fault (issue 11 item 6): Slack answers 500 and the mail server is
 down, both for two minutes, while alerts keep coming; afterwards every notification has
 arrived, each exactly once (no worker crashes here, so not even the one repeat
-docs/notifications.md allows for a send in flight at a crash).
+docs/notifications.md allows for a send in flight at a crash), to each target in the
+order the alerts came.
 
 Real parts: a worker process, a Kafka broker of the test's own (a test this long on the
 shared broker would see its topics deleted by another session's clean-up), a local
@@ -136,3 +137,6 @@ async def test_slack_500_and_smtp_down_for_two_minutes_every_notification_arrive
     assert set(slacked()) == slack_ids and set(mailed()) == mail_ids
     assert max(slacked().values()) == 1, slacked()
     assert max(mailed().values()) == 1, mailed()
+    # and in the order the alerts came, to each target (Counter keeps first-seen order)
+    assert list(slacked()) == [notification_ids(d)[0] for d in deals]
+    assert list(mailed()) == [notification_ids(d)[1] for d in deals]
