@@ -16,8 +16,8 @@ every kind a producer, a buggy connector or an attacker could write:
   bytes edited; of these only what the contract rejects is kept.
 
 Then: every bad message is on the dead-letter topic, byte for byte, with its
-headers; no good one is; the worker is alive and ready; and the good events' alerts
-are replay's. The corpus size and the dead letters per kind are printed.
+headers; no good one is; the worker is alive, ready and live (``/ready``, ``/live``);
+and the good events' alerts are replay's. The corpus size and the dead letters per kind are printed.
 """
 
 from __future__ import annotations
@@ -610,8 +610,9 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_events_alert_as_i
     assert not problems, "\n".join(problems[:20])
     assert not by_origin, f"good events dead-lettered: {list(by_origin.values())[:5]}"
     assert worker.proc is not None and worker.proc.poll() is None, worker.tail()
-    status, body = await asyncio.to_thread(get, settings, "/ready")
-    assert status == 200, body
+    for page in ("/ready", "/live"):
+        status, body = await asyncio.to_thread(get, settings, page)
+        assert status == 200, (page, body)
     metrics = await asyncio.to_thread(worker.metrics)
     assert rejected_total(metrics) == len(corpus)
     written = await oracle.read_written(settings)
