@@ -40,16 +40,17 @@ from pydantic import ValidationError
 from schemas import Alert, AlertAck, AlertSnooze, AlertUnsnooze, EventRejected, parse_event
 
 from ..logs import get_logger
+from ..settings import rule_fire_delays
 from .delivery import Dispatcher, log_record
 from .lifecycle import (
     Command,
     Notice,
-    Policy,
     SubjectState,
     next_due,
     on_alert,
     on_command,
     on_tick,
+    policy_of,
     subject_key_of,
 )
 from .message import Item, Notification, Outcome
@@ -88,7 +89,7 @@ def register_notifications(
     partitions = int(app.conf.topic_partitions)
     ticks_name = f"{settings.app_id}-ticks"
     outbox_name = f"{settings.app_id}-notify-outbox"
-    policy = Policy(config.repeat_interval_seconds, tuple(config.inhibitions))
+    policy = policy_of(config, rule_fire_delays(settings))
     raw: dict[str, Any] = {
         "key_type": bytes,
         "value_type": bytes,

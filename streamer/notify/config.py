@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 Severity = Literal["info", "warning", "critical"]
+NoticeKind = Literal["firing", "reminder", "resolved"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -158,10 +159,39 @@ class QuietHours(_Frozen):
 
 
 class DigestSettings(_Frozen):
-    """Alerts of these severities are grouped per receiver and manager per interval."""
+    """Notices gathered per receiver and address into one digest per interval.
+
+    Everywhere, notices of alerts of the ``severities``. In a manager's own inbox (a
+    receiver with ``to_manager`` that reaches the manager's email or Slack user) also
+    the notices of the ``manager_kinds``, and those of the ``manager_rules`` unless
+    critical: by default a manager hears at once of alerts about a person (the rep
+    rules) and of critical ones, and once a day of alerts about single deals (many, each
+    small) and of every reminder and resolution. Shared destinations (channels,
+    webhooks, fixed addresses) get every notice at once.
+    """
 
     severities: list[Severity] = Field(default_factory=list, description="e.g. ['info']")
-    interval_seconds: float = Field(3600.0, gt=0)
+    manager_rules: list[str] = Field(
+        default_factory=lambda: ["deal_stalled", "follow_up_gap"],
+        description="in a manager's own inbox, notices of these rules' alerts unless critical "
+        "(default: the deal rules)",
+    )
+    manager_kinds: list[NoticeKind] = Field(
+        default_factory=lambda: ["reminder", "resolved"],  # type: ignore[arg-type]
+        description="in a manager's own inbox, notices of these kinds (firing, reminder, "
+        "resolved), whatever the severity",
+    )
+    interval_seconds: float = Field(
+        86_400.0, gt=0, description="a digest goes out this long after its first notice"
+    )
+
+    def takes(self, rule: str, severity: str, kind: str, to_manager: bool) -> bool:
+        """Whether a notice goes into the digest rather than out on its own."""
+        if severity in self.severities:
+            return True
+        if not to_manager:
+            return False
+        return kind in self.manager_kinds or (rule in self.manager_rules and severity != "critical")
 
 
 class RetrySettings(_Frozen):
@@ -195,6 +225,15 @@ class NotificationSettings(_Frozen):
     default_receiver: str | None = Field(None, description="receiver for alerts no route takes")
     repeat_interval_seconds: float = Field(
         4 * 3600.0, ge=0, description="reminder while an alert stays open; 0: no reminders"
+    )
+    max_episode_age_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="how late the rules may write a firing (its emitted_at less its "
+        "started_at and its rule's for_seconds, event time) and still tell people at once: "
+        "a later one (a stall revealed by a backfill) is held until the next tick and told "
+        "only if the episode still holds, so an episode already over when it becomes known "
+        "notifies nobody (it stays on the alerts topic)",
     )
     inhibitions: list[Inhibition] = Field(default_factory=list)
     quiet_hours: dict[str, QuietHours] = Field(

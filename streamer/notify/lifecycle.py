@@ -17,7 +17,16 @@ mutes (snooze, inhibition, ack for reminders) and emits what is missing:
 * firing, told, not acknowledged, repeat interval passed: a ``reminder``;
 * resolved and people were told it fired: a ``resolved`` notice;
 * snoozed: nothing at all until the snooze ends; then the current state is
-  told again (firing if it still holds, resolved if it ended meanwhile).
+  told again (firing if it still holds, resolved if it ended meanwhile);
+* old news: a firing the rules wrote more than ``max_age_seconds`` after it
+  could first have been written (``emitted_at - started_at - for``, event time,
+  where ``for`` is its rule's for the alert's team: a stall revealed by a
+  backfill, a quiet spell found together with its end) is held until the next
+  step after it (the next message of the subject, or the next tick), and told
+  then only if the episode still holds. An episode already over when it
+  becomes known (its resolution written right behind its firing) is thus told
+  to nobody, neither firing nor resolved; it stays on ``sales.alerts`` for the
+  record.
 
 Each notice carries ``seq``, its rank within the episode, so the notification
 ids built from it (``<alert_id>:<kind>:<seq>:<receiver>``) are the same when a
@@ -26,11 +35,13 @@ message is processed twice: the delivery log then recognises the repeat.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
-from .config import Inhibition
+from .config import Inhibition, NoticeKind, NotificationSettings
 
 __all__ = [
     "AlertState",
@@ -42,10 +53,9 @@ __all__ = [
     "on_alert",
     "on_command",
     "on_tick",
+    "policy_of",
     "subject_key_of",
 ]
-
-NoticeKind = Literal["firing", "reminder", "resolved"]
 
 
 def subject_key_of(alert_key: str) -> str:
@@ -58,8 +68,25 @@ def subject_key_of(alert_key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """``max_age_seconds``: how late the rules may write a firing and it still be told at
+    once (see the module doc; unlimited by default); ``fire_delays``: each rule's ``for``
+    by (team, rule), ``None`` for the team of every other team
+    (:func:`streamer.settings.rule_fire_delays`)."""
+
     repeat_interval_seconds: float = 4 * 3600.0
     inhibitions: tuple[Inhibition, ...] = ()
+    max_age_seconds: float = math.inf
+    fire_delays: Mapping[tuple[str | None, str], float] = field(default_factory=dict)
+
+    def lateness_of(self, alert: Mapping[str, Any]) -> float:
+        """How long after it could first have been written the firing ``alert`` was (0
+        when the message does not say when it was written)."""
+        emitted, started = alert.get("emitted_at"), alert.get("started_at")
+        if not emitted or not started:
+            return 0.0
+        rule, team = str(alert.get("rule")), alert.get("team_id")
+        delay = self.fire_delays.get((team, rule), self.fire_delays.get((None, rule), 0.0))
+        return _epoch(emitted) - _epoch(started) - delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +126,7 @@ class AlertState:
     snooze_reason: str | None = None
     retell: bool = False  # tell the state again when the snooze ends
     next_reminder_at: float | None = None
+    held_at: float | None = None  # old news: told after this moment, if it still holds
 
     def is_snoozed(self, now: float) -> bool:
         return self.snoozed and (self.snooze_until is None or now < self.snooze_until)
@@ -158,6 +186,10 @@ def reconcile(
     alert, alert_id = state.alert, state.alert_id
     if state.snoozed:  # the snooze has run out
         state = replace(state, snoozed=False, snooze_until=None)
+    if state.held_at is not None:
+        if state.status == "firing" and now <= state.held_at:
+            return state, []  # old news: wait one step for its resolution
+        state = replace(state, held_at=None)
     repeat = policy.repeat_interval_seconds
     if state.status == "firing":
         if inhibited:
@@ -206,6 +238,19 @@ def _reconcile_all(
     return replace(subject, alerts=alerts), notices
 
 
+def policy_of(
+    settings: NotificationSettings, fire_delays: Mapping[tuple[str | None, str], float]
+) -> Policy:
+    """The lifecycle policy the notification side builds from its settings and the rules'
+    ``for`` (:func:`streamer.settings.rule_fire_delays`)."""
+    return Policy(
+        settings.repeat_interval_seconds,
+        tuple(settings.inhibitions),
+        settings.max_episode_age_seconds,
+        dict(fire_delays),
+    )
+
+
 def on_alert(
     subject: SubjectState, alert: Mapping[str, Any], now: float, policy: Policy
 ) -> tuple[SubjectState, list[Notice]]:
@@ -230,11 +275,20 @@ def on_alert(
             acked_by=None,
             retell=False,
             next_reminder_at=None,
+            held_at=now
+            if status == "firing" and policy.lateness_of(alert) > policy.max_age_seconds
+            else None,
         )
     else:
         return subject, []  # an older episode replayed late
     subject = replace(subject, alerts={**subject.alerts, key: updated})
     return _reconcile_all(subject, now, policy)
+
+
+def _epoch(moment: Any) -> float:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    return datetime.fromisoformat(str(moment).replace("Z", "+00:00")).timestamp()
 
 
 def on_command(
@@ -274,6 +328,8 @@ def next_due(subject: SubjectState) -> float | None:
     """The earliest instant at which :func:`on_tick` may have something to say."""
     times: list[float] = []
     for state in subject.alerts.values():
+        if state.held_at is not None and state.status == "firing":
+            times.append(state.held_at)  # told at the first tick after it
         if state.snoozed and state.snooze_until is not None:
             times.append(state.snooze_until)
         elif not state.snoozed and state.status == "firing" and state.next_reminder_at:

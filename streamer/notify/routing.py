@@ -25,7 +25,16 @@ from .message import Item, Notification
 if TYPE_CHECKING:
     from .lifecycle import Notice
 
-__all__ = ["Person", "Target", "notification_id", "plan", "release_at", "route", "team_timezone"]
+__all__ = [
+    "Person",
+    "Target",
+    "digested",
+    "notification_id",
+    "plan",
+    "release_at",
+    "route",
+    "team_timezone",
+]
 
 
 class Person(Protocol):
@@ -42,6 +51,7 @@ class Person(Protocol):
 class Target:
     receiver: str
     address: str = ""  # "" : the receiver's fixed destination (webhook URL, channel)
+    to_manager: bool = False  # the address is the manager's own (email, Slack user)
 
     @property
     def key(self) -> str:
@@ -81,21 +91,15 @@ def route(
     for name in names:
         receiver = settings.receivers[name]
         if isinstance(receiver, EmailReceiver):
-            address = None
             if receiver.to_manager and manager is not None and manager.email:
-                address = manager.email
+                targets.append(Target(name, manager.email, to_manager=True))
             elif receiver.to:
-                address = ",".join(receiver.to)
-            if address:
-                targets.append(Target(name, address))
+                targets.append(Target(name, ",".join(receiver.to)))
         elif isinstance(receiver, SlackApiReceiver):
-            channel = None
             if receiver.to_manager and manager is not None and manager.slack_user_id:
-                channel = manager.slack_user_id
+                targets.append(Target(name, manager.slack_user_id, to_manager=True))
             elif receiver.channel:
-                channel = receiver.channel
-            if channel:
-                targets.append(Target(name, channel))
+                targets.append(Target(name, receiver.channel))
         else:
             targets.append(Target(name, ""))
     return targets
@@ -150,6 +154,14 @@ def release_at(now: float, severity: str, quiet: QuietHours | None, zone: ZoneIn
     return None
 
 
+def digested(
+    alert: Mapping[str, Any], kind: str, settings: NotificationSettings, to_manager: bool
+) -> bool:
+    """Whether a notice of ``kind`` about ``alert`` goes into a digest rather than out on
+    its own, to a manager's own address or not (:meth:`~.config.DigestSettings.takes`)."""
+    return settings.digest.takes(str(alert["rule"]), str(alert["severity"]), kind, to_manager)
+
+
 def notification_id(alert_id: str, kind: str, seq: int, receiver: str) -> str:
     return f"{alert_id}:{kind}:{seq}:{receiver}"
 
@@ -163,10 +175,10 @@ def plan(
     """Turn the lifecycle's notices into notifications, one per target.
 
     Returns the notifications and the notices no receiver takes (unroutable).
-    Digest severities are marked for the digest; other non-critical
-    notifications in the team's quiet hours carry ``not_before`` (the end of
-    them); reminders that fall in quiet hours are dropped, the next one comes
-    after the repeat interval.
+    What :func:`digested` takes is marked for the digest (per target: a manager's
+    own inbox takes more than a shared channel); other non-critical notifications
+    in the team's quiet hours carry ``not_before`` (the end of them); reminders that
+    fall in quiet hours are dropped, the next one comes after the repeat interval.
     """
     out: list[Notification] = []
     unroutable: list[Notice] = []
@@ -176,17 +188,20 @@ def plan(
         if not targets:
             unroutable.append(notice)
             continue
-        digest = alert["severity"] in settings.digest.severities
         not_before = None
-        if not digest:
-            team, _ = _team_and_manager(alert, people)
-            quiet = settings.quiet_hours_for(team)
-            if quiet is not None:
-                zone = team_timezone(alert, quiet, people)
-                not_before = release_at(now, alert["severity"], quiet, zone)
-        if not_before is not None and notice.kind == "reminder":
-            continue
+        team, _ = _team_and_manager(alert, people)
+        quiet = settings.quiet_hours_for(team)
+        if quiet is not None:
+            zone = team_timezone(alert, quiet, people)
+            not_before = release_at(now, alert["severity"], quiet, zone)
         for target in targets:
+            digest = digested(alert, notice.kind, settings, target.to_manager)
+            if digest:
+                held = None  # a digest goes out when its interval ends
+            elif not_before is not None and notice.kind == "reminder":
+                continue
+            else:
+                held = not_before
             out.append(
                 Notification(
                     id=notification_id(notice.alert_id, notice.kind, notice.seq, target.receiver),
@@ -195,7 +210,7 @@ def plan(
                     kind=notice.kind,
                     items=(Item(notice.kind, dict(alert)),),
                     created_at=now,
-                    not_before=not_before,
+                    not_before=held,
                     digest=digest,
                 )
             )

@@ -144,3 +144,36 @@ async def _pause() -> None:
     import asyncio
 
     await asyncio.sleep(0.2)
+
+
+async def test_an_episode_already_over_when_it_becomes_known_reaches_nobody(make_worker, tmp_path):
+    """A backfill reveals, long after, a stall and its end together: both are on the
+    alerts topic, nobody is told. A stall revealed as late that still holds is told."""
+    async with FakeSlack() as slack:
+        settings = isolated_settings(
+            tmp_path, notifications=receivers_config(slack, repeat_interval_seconds=0)
+        )
+        await ensure_topics(settings)
+        worker = make_worker(settings)
+        worker.start()
+        worker.wait_ready()
+        began = datetime.now(UTC) - timedelta(days=9)  # days before the rules wrote it
+        over = alert("x", started_at=began)
+        still = alert("x", rule="follow_up_gap", started_at=began)
+        ended = alert("x", "resolved", started_at=began, resolved_at=began + timedelta(days=2))
+        await send_alerts(settings, over, ended, still)  # one subject: read in this order
+
+        def told(rule: str) -> list[str]:
+            return [
+                c.payload["blocks"][0]["text"]["text"]
+                for c in slack.delivered("/hook/")
+                if f"{rule}:deal:x" in json.dumps(c.payload)
+            ]
+
+        await slack.wait_for(lambda: told("follow_up_gap"), 60, "the stall that holds", worker.tail)
+        # it was held to the tick after the messages, as the other was: had the other been
+        # told, it would be here by now
+        assert told("deal_stalled") == [], "neither its firing nor its resolution"
+        metrics = worker.metrics()
+        assert 'salespulse_notifications_notices_total{kind="firing"} 1.0' in metrics
+        assert 'salespulse_notifications_notices_total{kind="resolved"}' not in metrics

@@ -130,3 +130,59 @@ def test_a_warning_quota_pace_does_not_mute():
     s, n = on_alert(s, alert("activity_barometer", subject="rep:r1"), 1, policy)
     assert kinds(n) == [("activity_barometer", "firing", 1)]
     assert next_due(s) is None, "repeat interval 0: no reminders"
+
+
+# --- old news: an episode already over when it becomes known ----------------------------
+
+OLD_NEWS = Policy(repeat_interval_seconds=0, max_age_seconds=3600.0)
+
+
+def written(status: str, emitted_at: str, **fields):
+    """An alert message of episode ``e1`` (started 2026-11-01 09:00) written at ``emitted_at``."""
+    return {**alert(status=status, **fields), "emitted_at": emitted_at}
+
+
+def test_a_stall_revealed_together_with_its_end_is_told_to_nobody():
+    s = SubjectState.empty("deal:d1", 0)
+    # a backfill: the stall began on the 1st, the rules learn of it (and of its end) on the 9th
+    s, n = on_alert(s, written("firing", "2026-11-09T10:00:00Z"), 100, OLD_NEWS)
+    assert n == [], "old news waits one step for its resolution"
+    s, n = on_alert(s, written("resolved", "2026-11-09T10:00:00Z"), 100.5, OLD_NEWS)
+    assert n == [], "its resolution came right behind it: nothing to act on"
+    assert on_tick(s, 200, OLD_NEWS)[1] == [] and next_due(s) is None
+
+
+def test_old_news_that_still_holds_is_told_at_the_next_tick():
+    s = SubjectState.empty("deal:d1", 0)
+    s, n = on_alert(s, written("firing", "2026-11-09T10:00:00Z"), 100, OLD_NEWS)
+    assert n == [] and next_due(s) == 100
+    assert on_tick(s, 100, OLD_NEWS)[1] == [], "not in the same step"
+    s, n = on_tick(s, 105, OLD_NEWS)
+    assert kinds(n) == [("deal_stalled", "firing", 1)]
+    s, n = on_alert(s, written("resolved", "2026-11-12T10:00:00Z"), 300, OLD_NEWS)
+    assert kinds(n) == [("deal_stalled", "resolved", 2)], "told it fired, so told it ended"
+
+
+def test_news_is_told_at_once_and_a_rules_for_is_not_counted_as_lateness():
+    s = SubjectState.empty("deal:d1", 0)
+    s, n = on_alert(s, written("firing", "2026-11-01T09:30:00Z"), 100, OLD_NEWS)
+    assert kinds(n) == [("deal_stalled", "firing", 1)]
+    # written a day after it began, as a rule with a day's ``for`` writes it
+    with_for = Policy(0, (), 3600.0, {(None, "follow_up_gap"): 86_400.0})
+    s = SubjectState.empty("deal:d2", 0)
+    gap = written("firing", "2026-11-02T09:20:00Z", subject="deal:d2", rule="follow_up_gap")
+    s, n = on_alert(s, gap, 100, with_for)
+    assert kinds(n) == [("follow_up_gap", "firing", 1)]
+    assert on_alert(SubjectState.empty("deal:d2", 0), gap, 100, OLD_NEWS)[1] == []
+
+
+def test_the_notification_settings_set_how_old_an_episode_may_be():
+    from streamer.notify.config import NotificationSettings
+    from streamer.notify.lifecycle import policy_of
+
+    assert policy_of(NotificationSettings(), {}).max_age_seconds == 3600.0
+    lenient = policy_of(NotificationSettings(max_episode_age_seconds=30 * 86_400), {})
+    s, n = on_alert(
+        SubjectState.empty("deal:d1", 0), written("firing", "2026-11-09T10:00:00Z"), 1, lenient
+    )
+    assert kinds(n) == [("deal_stalled", "firing", 1)]

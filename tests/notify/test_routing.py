@@ -39,7 +39,12 @@ CONFIG = NotificationSettings(
     ],
     default_receiver="ops",
     quiet_hours={"emea": QuietHours(start="19:00", end="08:00")},
-    digest={"severities": ["info"], "interval_seconds": 600},
+    digest={
+        "severities": ["info"],
+        "manager_rules": [],
+        "manager_kinds": [],
+        "interval_seconds": 600,
+    },
 )
 
 

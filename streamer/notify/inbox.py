@@ -1,0 +1,116 @@
+"""What managers would have been told over a history of alert messages.
+
+For ``salespulse backtest``: the alert messages a replay emitted go, in the order
+they were written, through the very lifecycle the worker's notification side
+runs (:mod:`.lifecycle`: first tellings, reminders, resolutions, old news held)
+and the digest rule of :mod:`.routing`, on event time: each message at its
+``emitted_at``, reminders and held firings when they fall due. A notice reaches
+the manager the alert names (``manager_id``) in the manager's own inbox, as a
+receiver with ``to_manager`` delivers it; a digest counts once per manager and
+digest interval, however many notices it gathers. Quiet hours only delay a
+notification, so they do not change the count (reminders they would skip are
+counted: an upper bound).
+Acknowledgements and snoozes are people's doing and cannot be foreseen: none
+are assumed.
+
+Pure: messages in, counts out.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .config import NotificationSettings
+from .lifecycle import Notice, Policy, SubjectState, next_due, on_alert, on_tick, policy_of
+from .routing import digested
+
+__all__ = ["Inbox"]
+
+_TICK = 1.0  # a tick comes after the moment something fell due (a second is enough)
+
+
+@dataclass
+class Inbox:
+    """Counts what each manager is told as alert messages are fed in time order."""
+
+    settings: NotificationSettings
+    fire_delays: Mapping[tuple[str | None, str], float] = field(default_factory=dict)
+    policy: Policy = field(init=False)
+    subjects: dict[str, SubjectState] = field(default_factory=dict)
+    notifications: Counter[str] = field(default_factory=Counter)  # manager -> sent
+    daily: Counter[tuple[str, int]] = field(default_factory=Counter)  # (manager, UTC day)
+    notices: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, kind) -> told
+    _digest_until: dict[str, float] = field(default_factory=dict)
+    _due: list[tuple[float, str, float]] = field(default_factory=list)
+    _fired: dict[str, str] = field(default_factory=dict)  # alert_id -> rule, of firings
+    _told: set[str] = field(default_factory=set)  # alert_ids whose firing was told
+    _now: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        self.policy = policy_of(self.settings, self.fire_delays)
+
+    def feed(self, alert: Mapping[str, Any]) -> None:
+        """One alert message (a dict of the contract's alert, as JSON gives it)."""
+        now = _epoch(alert["emitted_at"])
+        self.run_until(now)
+        self._now = max(self._now, now)
+        if alert["status"] == "firing":
+            self._fired.setdefault(str(alert["alert_id"]), str(alert["rule"]))
+        key = f"{alert['subject']['kind']}:{alert['subject']['id']}"
+        subject = self.subjects.get(key) or SubjectState.empty(key, 0)
+        subject, told = on_alert(subject, alert, self._now, self.policy)
+        self._store(key, subject, told, self._now)
+
+    def run_until(self, moment: float) -> None:
+        """Let time pass up to ``moment``: reminders and held firings that fall due."""
+        while self._due and self._due[0][0] <= moment:
+            tick, key, due = heapq.heappop(self._due)
+            subject = self.subjects[key]
+            if next_due(subject) != due:
+                continue  # superseded by a later change of the subject
+            self._now = max(self._now, tick)
+            subject, told = on_tick(subject, self._now, self.policy)
+            self._store(key, subject, told, self._now)
+
+    def _store(self, key: str, subject: SubjectState, told: list[Notice], now: float) -> None:
+        before = self.subjects.get(key)
+        self.subjects[key] = subject
+        for notice in told:
+            self._deliver(notice, now)
+        due = next_due(subject)
+        if due is not None and (before is None or next_due(before) != due or told):
+            heapq.heappush(self._due, (max(due, now) + _TICK, key, due))
+
+    def _deliver(self, notice: Notice, now: float) -> None:
+        alert = notice.alert
+        self.notices[(str(alert["rule"]), notice.kind)] += 1
+        if notice.kind == "firing":
+            self._told.add(notice.alert_id)
+        manager = alert.get("manager_id")
+        if not manager:
+            return
+        if digested(alert, notice.kind, self.settings, to_manager=True):
+            if now < self._digest_until.get(manager, float("-inf")):
+                return  # joins the digest already open for this manager
+            self._digest_until[manager] = now + self.settings.digest.interval_seconds
+        self.notifications[manager] += 1
+        self.daily[(manager, int(now // 86_400))] += 1
+
+    def finish(self, moment: float) -> None:
+        """The history ends at ``moment``: what falls due until then is told."""
+        self.run_until(moment)
+
+    def withheld(self) -> Counter[str]:
+        """Per rule, the episodes written as firing that nobody was told of."""
+        return Counter(rule for alert_id, rule in self._fired.items() if alert_id not in self._told)
+
+
+def _epoch(moment: Any) -> float:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    return datetime.fromisoformat(str(moment).replace("Z", "+00:00")).timestamp()
