@@ -41,8 +41,15 @@ from .core.backtest_figures import (
     weekly_firings,
 )
 from .devtools import crm_sample
+from .notify.inbox import Inbox
 from .replay import Replay
-from .settings import RulesSettings, Settings, SettingsError, load_settings_file
+from .settings import (
+    RulesSettings,
+    Settings,
+    SettingsError,
+    load_settings_file,
+    rule_fire_delays,
+)
 
 __all__ = [
     "DEFAULT_FLAP_MINUTES",
@@ -115,6 +122,7 @@ class BacktestRun:
     weekly: dict[str, list[int]]
     disabled: list[str]
     seconds: float
+    notifications: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         p = self.population
@@ -137,6 +145,7 @@ class BacktestRun:
                 "weeks": [_iso(w)[:10] for w in self.weeks],
                 "firings": self.weekly,
             },
+            "notifications": self.notifications,
             "replay_seconds": round(self.seconds, 1),
         }
 
@@ -154,14 +163,22 @@ def run_backtest(
     progress: Callable[[int], None] | None = None,
 ) -> BacktestRun:
     """Replay ``lines`` with ``settings`` and measure every rule; ``progress`` is told
-    the count of lines read every 5,000."""
+    the count of lines read every 5,000.
+
+    The events are replayed as a worker keeping up with them live would take them (each
+    input partition caught up once its line is read, rules judged every few events), so
+    each alert's ``emitted_at``, which says whether it came before a deal closed and when
+    a manager would have heard of it, is a live worker's.
+    """
     changes: list[AlertChange] = []
+    messages: list[dict[str, Any]] = []
 
     def keep(alert: Alert) -> None:
         changes.append(AlertChange.of(alert))
+        messages.append(alert.model_dump(mode="json"))
 
     began = time.monotonic()
-    replay = Replay(settings, emit=keep)
+    replay = Replay(settings, emit=keep, advance_every=_ADVANCE_EVERY, caught_up=True)
     facts = EventFacts()
     for n, line in enumerate(lines, 1):
         facts.read(line)
@@ -170,6 +187,10 @@ def run_backtest(
             progress(n)
     replay.finish()
     population = facts.population()
+    inbox = Inbox(settings.notifications, rule_fire_delays(settings))
+    for message in sorted(messages, key=lambda m: m["emitted_at"]):  # RFC 3339 UTC: sorts
+        inbox.feed(message)
+    inbox.finish(population.end)
     names = rule_names()
     weeks, weekly = weekly_firings(names, changes, population)
     s = replay.summary
@@ -191,7 +212,41 @@ def run_backtest(
         weekly=weekly,
         disabled=[n for n in names if not getattr(settings.rules, n).enabled],
         seconds=time.monotonic() - began,
+        notifications=_notifications(inbox, population),
     )
+
+
+_ADVANCE_EVERY = 8
+"""Events between two judgings of the deal rules: a live worker judges every tick; every
+8 events keeps the replay about as fast as every 64 (the default)."""
+
+
+def _notifications(inbox: Inbox, population: Population) -> dict[str, Any]:
+    """What managers would have been told (:mod:`streamer.notify.inbox`)."""
+    per_day = population.days
+    busiest = max(inbox.notifications.items(), key=lambda kv: (kv[1], kv[0]), default=None)
+    rules = sorted({rule for rule, _ in inbox.notices} | set(inbox.withheld()))
+    withheld = inbox.withheld()
+    return {
+        "sent": sum(inbox.notifications.values()),
+        "per_manager_day": _rate(sum(inbox.notifications.values()), population.managers, per_day),
+        "busiest_manager": busiest[0] if busiest else None,
+        "busiest_manager_per_day": _rate(busiest[1], 1, per_day) if busiest else None,
+        "most_on_one_day": max(inbox.daily.values(), default=0),
+        "told": {
+            rule: {
+                kind: inbox.notices[(rule, kind)]
+                for kind in ("firing", "reminder", "resolved")
+                if inbox.notices[(rule, kind)]
+            }
+            for rule in rules
+        },
+        "withheld": dict(sorted(withheld.items())),
+    }
+
+
+def _rate(count: int, units: int, days: float) -> float | None:
+    return round(count / units / days, 4) if units > 0 and days > 0 else None
 
 
 def event_lines(path: Path) -> Callable[[], Iterator[bytes]]:
@@ -244,6 +299,7 @@ COLUMNS = (
     ("/rep/week", ">"),
     ("/mgr/day", ">"),
     ("flaps", ">"),
+    ("told flaps", ">"),
     ("median episode", ">"),
     ("lift", ">"),
     ("lost alerted", ">"),
@@ -260,6 +316,7 @@ def _row(rule: str, label: str, f: RuleFigures | dict[str, Any], off: bool) -> l
         _num(get("firings_per_rep_week")),
         _num(get("firings_per_manager_day")),
         _pct(get("flap_share")),
+        _pct(get("told_flap_share")),
         _days(get("median_episode_days")),
         _num(get("lift")),
         _pct(get("lost_alerted_share")),
@@ -308,8 +365,10 @@ def table(file: str, flap_minutes: float, runs: Sequence[BacktestRun]) -> str:
     out.extend(
         textwrap.wrap(
             "firings: firing messages; /rep/week, /mgr/day: per rep seen and week, per manager "
-            f"and day; flaps: share of episodes shorter than {flap_minutes:g} minutes; median "
-            "episode: of the episodes that ended. Deal rules, on the deals that closed: lift = "
+            f"and day; flaps: share of episodes shorter than {flap_minutes:g} minutes (from when "
+            "the condition began); told flaps: the same from the first firing message (with a "
+            "rule's for, that comes later); median episode: of the episodes that ended. Deal "
+            "rules, on the deals that closed: lift = "
             "P(lost | alerted before the close) / P(lost); lost alerted: share of lost deals "
             "alerted before they closed; lead time: median from the first alert to the loss.",
             width=100,
@@ -319,6 +378,32 @@ def table(file: str, flap_minutes: float, runs: Sequence[BacktestRun]) -> str:
         who, per_day = r.overall["busiest_manager"], r.overall["busiest_manager_firings_per_day"]
         if who:
             out.append(f"{r.label}: busiest manager {who}, {per_day:.2f} firings a day")
+    out.append("")
+    out.extend(
+        textwrap.wrap(
+            "Notifications: what managers would be told with these settings' [notifications] "
+            "(firings, reminders, resolutions, through the worker's lifecycle; a digest counts "
+            "once; no acknowledgements assumed; old news held as the worker holds it).",
+            width=100,
+        )
+    )
+    for r in runs:
+        n = r.notifications
+        if not n:
+            continue
+        line_ = (
+            f"{r.label}: {n['sent']:,} notifications, "
+            f"{_num(n['per_manager_day'])} per manager a day"
+        )
+        if n["busiest_manager"]:
+            line_ += (
+                f" (busiest {n['busiest_manager']}, {_num(n['busiest_manager_per_day'])}; "
+                f"at most {n['most_on_one_day']} to one manager on one day)"
+            )
+        withheld = sum(n["withheld"].values())
+        if withheld:
+            line_ += f"; {withheld:,} episodes written but told to nobody (old news)"
+        out.append(line_)
     return "\n".join(out)
 
 

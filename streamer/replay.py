@@ -63,10 +63,21 @@ class Replay:
     Each line is read as the worker would read it from the topic and partition its
     producer would have written it to (:func:`~streamer.core.routing.home_of`), at the next
     offset of that partition, so lateness and the order of processing are the worker's.
+
+    ``caught_up``: every partition counts as drained the moment its line is read, as a
+    worker keeping up with live traffic sees its partitions (a file in event-time order
+    then moves time with its newest event, and the deal rules are judged as it goes),
+    rather than as a backlog, where a partition holds time back until it is read: the
+    alerts are the same either way, their ``emitted_at`` is the one a live worker would
+    have given them (to within ``advance_every`` events).
     """
 
     def __init__(
-        self, settings: Settings, emit: Any = None, advance_every: int | None = None
+        self,
+        settings: Settings,
+        emit: Any = None,
+        advance_every: int | None = None,
+        caught_up: bool = False,
     ) -> None:
         self.settings = settings
         self.partitions = settings.partitions
@@ -82,6 +93,7 @@ class Replay:
         self._offsets: Counter[tuple[str, int]] = Counter()
         self._since_advance = 0
         self.advance_every = advance_every or _ADVANCE_EVERY
+        self.caught_up = caught_up
 
     def feed_line(self, raw: bytes | str) -> None:
         data = raw.encode() if isinstance(raw, str) else raw
@@ -105,6 +117,8 @@ class Replay:
         processor = self.processor
         dead_before = len(processor.out.dead)
         processor.read(role, role, partition, offset, key.encode(), data)
+        if self.caught_up and role in _TIME_ROLES:
+            processor.end_source(f"{role}:{partition}")
         refused = [d.error for d in processor.out.dead[dead_before:] if not d.late]
         if refused:  # valid, but its occurred_at is not taken (see RawMarks.refuse)
             self.summary.rejected[_reason_class(refused[0])] += 1
@@ -206,6 +220,9 @@ def _source_of(line: bytes | str, partitions: int) -> str | None:
 
 #: Events between two runs of the processor (a run costs a look at every source).
 _ADVANCE_EVERY = 64
+
+#: The input topics whose partitions are sources of event time.
+_TIME_ROLES = frozenset({"deals", "activities", "quotas"})
 
 
 def _reason_class(reason: str) -> str:

@@ -11,7 +11,11 @@ Definitions (the README's backtest section says the same in words):
   ``resolved_at`` of its ``resolved`` message, or is still open when the events
   end. A *flap* is an episode that ended less than ``flap_seconds`` after it
   started. The flap share counts the episodes whose length is known to be
-  below or above that: ended ones, and open ones already longer;
+  below or above that: ended ones, and open ones already longer. With a
+  rule's ``for``, ``started_at`` is when its condition began and the firing
+  comes ``for`` later, so the *told-flap* share says the same from the first
+  firing message on: episodes over less than ``flap_seconds`` after people
+  could first hear of them;
 - for a deal rule, on the deals that closed in the events (the last
   ``deal.won`` or ``deal.lost`` of each): a deal is *alerted* when a firing
   about it was emitted before it closed, that is when a manager could still
@@ -133,6 +137,7 @@ class RuleFigures:
     flaps: int
     flap_share: float | None
     median_episode_days: float | None
+    told_flap_share: float | None = None
     deal_rule: bool = False
     closed_deals: int | None = None
     alerted_closed_deals: int | None = None
@@ -207,6 +212,12 @@ def rule_figures(
         1 for e in episodes if e.ended_at is None and population.end - e.started_at >= flap_seconds
     )
     median = _median(lengths)
+    told = [e.ended_at - e.first_emitted for e in episodes if e.ended_at is not None]
+    told_judged = len(told) + sum(
+        1
+        for e in episodes
+        if e.ended_at is None and population.end - e.first_emitted >= flap_seconds
+    )
     base = RuleFigures(
         rule=rule,
         firings=len(firings),
@@ -219,6 +230,7 @@ def rule_figures(
         flaps=flaps,
         flap_share=_ratio(flaps, judged),
         median_episode_days=None if median is None else median / DAY,
+        told_flap_share=_ratio(sum(1 for t in told if t < flap_seconds), told_judged),
     )
     if not (rule in DEAL_RULES if deal_rule is None else deal_rule):
         return base
