@@ -61,6 +61,8 @@ class FreezingProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="freezing-proxy", daemon=True)
         self._server: asyncio.Server | None = None
+        self._closing: asyncio.Event | None = None  # set when the proxy shuts down
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def __enter__(self) -> FreezingProxy:
         self._thread.start()
@@ -70,12 +72,16 @@ class FreezingProxy:
 
     def __exit__(self, *exc: object) -> None:
         async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
+            # frozen connections stop waiting, the others see their sockets closed: every
+            # handler ends by itself
+            assert self._closing is not None and self._server is not None
+            self._closing.set()
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
+            if others:
+                await asyncio.wait(others, timeout=5)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -88,6 +94,7 @@ class FreezingProxy:
         asyncio.set_event_loop(self._loop)
 
         async def start() -> None:
+            self._closing = asyncio.Event()
             self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port)
             self._ready.set()
 
@@ -100,6 +107,7 @@ class FreezingProxy:
         except OSError:
             client_w.close()
             return
+        self._writers |= {client_w, broker_w}
         frozen = asyncio.Event()
 
         async def requests() -> None:
@@ -128,11 +136,14 @@ class FreezingProxy:
         with contextlib.suppress(Exception):
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if frozen.is_set():
-            await asyncio.Event().wait()  # frozen for good: the sockets stay open
+            assert self._closing is not None
+            await self._closing.wait()  # frozen until the proxy stops: the sockets stay open
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for writer in (client_w, broker_w):
             writer.close()
+            self._writers.discard(writer)
 
     def _is_frozen_produce(self, body: bytes) -> bool:
         """A request header: api_key int16, api_version int16, correlation_id int32,
