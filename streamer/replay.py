@@ -116,7 +116,7 @@ class Replay:
         self._offsets[(role, partition)] = offset + 1
         processor = self.processor
         dead_before = len(processor.out.dead)
-        processor.read(role, role, partition, offset, key.encode(), data)
+        processor.read(role, role, partition, offset, key.encode(), data, event=event)
         if self.caught_up and role in _TIME_ROLES:
             processor.end_source(f"{role}:{partition}")
         refused = [d.error for d in processor.out.dead[dead_before:] if not d.late]

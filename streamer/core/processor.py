@@ -302,18 +302,21 @@ class Processor:
         key: bytes | None,
         value: bytes | None,
         handle: Any = None,
+        event: InputEvent | None = None,
     ) -> None:
         """One message of an input topic (``role``: deals, activities, quotas, org,
         commands). Validated, its ``occurred_at`` guarded (see :class:`RawMarks`), judged
-        late or not against its source, and routed."""
+        late or not against its source, and routed. ``event``: ``value`` as the caller
+        has already parsed it (a replay parses a line once, to find its partition)."""
         out = self.out
-        try:
-            event = parse_event(value if value is not None else b"")
-        except EventRejected as rejected:
-            out.dead.append(DeadLetter(key, value, rejected.reason, topic, partition, offset))
-            out.counts[("rejected", topic)] += 1
-            out.done.append(handle)
-            return
+        if event is None:
+            try:
+                event = parse_event(value if value is not None else b"")
+            except EventRejected as rejected:
+                out.dead.append(DeadLetter(key, value, rejected.reason, topic, partition, offset))
+                out.counts[("rejected", topic)] += 1
+                out.done.append(handle)
+                return
         at = to_epoch(event.occurred_at)
         if self.marks.out_of_range(at):
             self._refuse(self._out_of_range_reason(at), key, value, topic, partition, offset)
