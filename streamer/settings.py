@@ -226,8 +226,18 @@ class _RepRule(_Rule):
     the episode goes on with no new message. (A deal rule's episode is about one stay in
     a stage or one quiet spell, which the deal's move, close or touch ends for good.)"""
 
+    # a rep's figures move hour by hour around a threshold: a day either way, chosen by
+    # backtest (README, "Less flapping"), keeps a rep alert from firing and resolving
+    # within the day
+    for_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        le=90 * 86_400,
+        description="the condition must hold this long before the alert fires (Prometheus' "
+        "`for`); started_at stays when it began to hold",
+    )
     keep_firing_for_seconds: float = Field(
-        0.0,
+        86_400.0,
         ge=0,
         le=90 * 86_400,
         description="once firing, the condition must have failed this long before the alert "
@@ -291,6 +301,15 @@ class FollowUpGapRule(_Rule):
     """``follow_up_gap``: open deal with fewer than ``min_follow_ups`` and no touch for
     ``quiet_days`` days."""
 
+    # a day past the quiet days, chosen by backtest (README, "Less flapping"): a spell the
+    # next touch ends within the day is no alert
+    for_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        le=90 * 86_400,
+        description="the condition must hold this long before the alert fires (Prometheus' "
+        "`for`); started_at stays when it began to hold",
+    )
     min_follow_ups: int = Field(5, ge=1)
     quiet_days: float = Field(7.0, gt=0)
 

@@ -189,6 +189,15 @@ class Live:
 StartLive = Callable[[str], Awaitable[Live]]
 
 
+def _at_once(rule: str) -> dict[str, float]:
+    """The settings that make ``rule`` fire and resolve at the first boundary possible."""
+    fields = type(getattr(RulesSettings(), rule)).model_fields
+    return {name: 0.0 for name in ("for_seconds", "keep_firing_for_seconds") if name in fields}
+
+
+_AT_ONCE = {name: _at_once(name) for name in RulesSettings.model_fields}
+
+
 @pytest.fixture
 async def start_live(make_worker: Any, tmp_path: Path) -> AsyncIterator[StartLive]:
     collectors: list[Collector] = []
@@ -199,7 +208,12 @@ async def start_live(make_worker: Any, tmp_path: Path) -> AsyncIterator[StartLiv
             clock="event",
             allowed_lateness_seconds=0,
             rep_rules_interval_seconds=86400,
-            rules={name: {"enabled": name == rule} for name in RulesSettings.model_fields},
+            # each alert at the first boundary its condition holds, resolved at the first
+            # it does not: these tests are about the conditions, not for / keep_firing_for
+            rules={
+                name: {"enabled": name == rule, **_AT_ONCE[name]}
+                for name in RulesSettings.model_fields
+            },
         )
         await ensure_topics(settings)
         worker = make_worker(settings)

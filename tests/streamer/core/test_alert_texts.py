@@ -319,7 +319,7 @@ def test_deal_stalled_resolved_because_the_norm_grew_or_the_rule_was_switched_of
 
 # --- follow_up_gap ---------------------------------------------------------------------
 
-GAP = FollowUpGapRule()
+GAP = FollowUpGapRule(for_seconds=0)  # fires as soon as the spell is over the quiet days
 
 
 def quiet_deal(follow_ups: int):  # type: ignore[no-untyped-def]

@@ -61,8 +61,14 @@ Pair = tuple[str, str]  # (alert_id, status)
 
 
 def make_settings(**overrides: Any) -> Settings:
+    rules = RulesSettings().model_dump()  # every rule on, with its defaults...
+    for rule in rules.values():  # ...but a for and keep_firing_for of an hour where they are
+        if rule["for_seconds"]:  # set: the shuffles exercise them, and the 12 days still
+            rule["for_seconds"] = 3600.0  # see every kind of rule fire
+        if rule.get("keep_firing_for_seconds"):
+            rule["keep_firing_for_seconds"] = 3600.0
     values: dict[str, Any] = {
-        "rules": RulesSettings().model_dump(),  # every rule on, with its defaults
+        "rules": rules,
         "partitions": PARTITIONS,
         "clock": "event",
     }

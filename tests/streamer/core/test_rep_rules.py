@@ -34,7 +34,11 @@ HOUR = 3600.0
 # 2026-11-16 00:00 UTC: 46 of the 92 days of the quarter Oct 1 - Jan 1 are gone
 AS_OF = to_epoch(datetime(2026, 11, 16, tzinfo=UTC))
 Q4 = (date(2026, 10, 1), date(2027, 1, 1))
-RULES = RulesSettings()
+# the default thresholds, each alert firing at the first boundary its condition holds
+# and resolving at the first it does not (the tests of for and keep_firing_for set them)
+RULES = RulesSettings().for_team(
+    {name: {"for_seconds": 0, "keep_firing_for_seconds": 0} for name in REP_RULES}
+)
 
 
 def same(amount: float, currency: str | None) -> float:
@@ -617,7 +621,10 @@ def test_win_rate_outlier_moving_from_low_to_high_is_the_same_episode_resent():
 
 
 def test_engine_judges_each_boundary_fires_once_and_honours_team_overrides():
-    settings = load_settings(teams={"apac": {"rules": {"pipeline_load": {"min_open": 2}}}})
+    settings = load_settings(
+        rules={name: {"for_seconds": 0, "keep_firing_for_seconds": 0} for name in REP_RULES},
+        teams={"apac": {"rules": {"pipeline_load": {"min_open": 2}}}},
+    )
     assert rules_for_team(settings, "apac").pipeline_load.min_open == 2
     assert rules_for_team(settings, "emea").pipeline_load.min_open == 5
     e = engine(settings)
