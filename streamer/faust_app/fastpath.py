@@ -71,7 +71,7 @@ from faust.types.tuples import ack_lock
 from mode import Service
 from mode.utils.futures import notify
 
-__all__ = ["THROUGHPUT_SETTINGS", "BatchHandler", "FastPathConsumer", "install"]
+__all__ = ["THROUGHPUT_SETTINGS", "BatchHandler", "FastPathConsumer", "RunHandler", "install"]
 
 THROUGHPUT_SETTINGS: dict[str, Any] = {
     # Fetch more per partition and round trip (Faust's default is 1 MiB) and let a stream
@@ -88,16 +88,28 @@ THROUGHPUT_SETTINGS: dict[str, Any] = {
 #: returns it, or never (it is read again after a restart or by the next owner).
 BatchHandler = Callable[[TP, list[Message]], Awaitable[list[Message]]]
 
+#: ``run()``: called once the batches of a fetch have been handed over (and after every
+#: ``RUN_EVERY`` messages of a large one); returns, like a batch handler, the messages now
+#: fully processed. A handler may then only read, leaving the processing, the delivery of
+#: effects and the state writes to one run per fetch: one broker round trip for the
+#: batches of every partition fetched, not one per partition.
+RunHandler = Callable[[], Awaitable[list[Message]]]
+
 #: Upper bound on the messages of one hand-over (a fetch of 4 MiB may hold ten thousand).
 MAX_BATCH = 2_000
+
+#: Messages handed over after which the run is called even within a fetch.
+RUN_EVERY = 20_000
 
 
 class FastPathConsumer(AIOKafkaConsumer):
     """Faust's aiokafka consumer with the hand-over fast path and the batch hand-over."""
 
-    #: topic name -> batch handler (set by :func:`install`).
+    #: topic name -> batch handler, and the run after a fetch (set by :func:`install`).
     batch_handlers: Mapping[str, BatchHandler] = {}
+    run_handler: RunHandler | None = None
     max_batch: int = MAX_BATCH
+    run_every: int = RUN_EVERY
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,6 +118,14 @@ class FastPathConsumer(AIOKafkaConsumer):
         #: when a fetch last returned (at least every second while the drain loop runs,
         #: records or not): the worker's health watch sees a consumer that stopped fetching
         self.fetched_at = monotonic()
+        self._since_run = 0  # messages handed over since the last run
+
+    async def _run(self) -> None:
+        """The run after handed-over batches (see :data:`RunHandler`)."""
+        self._since_run = 0
+        run = self.run_handler
+        if run is not None:
+            self._release(await run())
 
     async def _fetch(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """Faust's ``getmany``, but the records of a batch topic's partition come as one
@@ -207,6 +227,7 @@ class FastPathConsumer(AIOKafkaConsumer):
             unacked.discard(message)
             held.add(message.offset)
         self._release(done)
+        self._since_run += len(messages)
         self._read_offset[tp] = last.offset
         self.app.monitor.stream_inbound_time[tp] = monotonic()
         return True
@@ -305,6 +326,8 @@ class FastPathConsumer(AIOKafkaConsumer):
                         if type(message) is list:
                             if not await self._hand_over_batch(tp, message):
                                 break  # the flow stopped: drop the rest of this fetch
+                            if self._since_run >= self.run_every:
+                                await self._run()
                             num_since_yield = 0
                             await sleep(0)
                             continue
@@ -345,6 +368,11 @@ class FastPathConsumer(AIOKafkaConsumer):
                                 message.value,
                             )
                     await ait.aclose()
+                    if self._since_run:
+                        # what was handed over is run, even if the flow stopped midway
+                        # (as each batch was run before; a revoke has dropped what the
+                        # partitions given away had buffered)
+                        await self._run()
                     unset_flag(flag_consumer_fetching)
 
         except self.consumer_stopped_errors:
@@ -368,12 +396,19 @@ def install(
     app: Any,
     batch_handlers: Mapping[str, BatchHandler] | None = None,
     max_batch: int = MAX_BATCH,
+    run_handler: RunHandler | None = None,
+    run_every: int = RUN_EVERY,
 ) -> None:
     """Make ``app`` consume through :class:`FastPathConsumer` (before it starts); the
     messages of the topics in ``batch_handlers`` (topic name -> handler) are handed over
-    a partition's batch at a time."""
+    a partition's batch at a time, and ``run_handler`` is called after each fetch."""
     app.transport.Consumer = type(
         "FastPathConsumer",
         (FastPathConsumer,),
-        {"batch_handlers": dict(batch_handlers or {}), "max_batch": max_batch},
+        {
+            "batch_handlers": dict(batch_handlers or {}),
+            "max_batch": max_batch,
+            "run_handler": staticmethod(run_handler) if run_handler is not None else None,
+            "run_every": run_every,
+        },
     )

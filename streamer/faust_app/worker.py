@@ -579,33 +579,44 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 consumer.pause_partitions([tp])
                 paused.add(tp)
 
+    ticks_read: list[Any] = []  # wake-ups read since the last run: done once it is
+
     async def on_batch(tp: TP, messages: list[Any]) -> list[Any]:
-        """One fetched batch of one partition: read, run, deliver, write, and return the
-        messages (of any partition) that are now fully processed, to be acknowledged."""
+        """One fetched batch of one partition, read into the processor: validated, judged
+        late or not, buffered or forwarded (memory only). Processing, delivery and state
+        writes are the run's, once per fetch (:func:`run_fetch`); nothing is done yet."""
         topic = tp.topic
         role, side = roles.get(topic), sides.get(topic)
+        if role is not None:
+            read, dead = processor.read, processor.out.dead
+            policy = policies.setdefault(
+                topic, DeadLetterPolicy.from_settings(settings.dead_letter)
+            )
+            for m in messages:
+                before = len(dead)
+                read(role, topic, m.partition, m.offset, m.key, m.value, m)
+                rejected = any(not d.late for d in dead[before:])
+                judge_dead_letters(topic, policy.record(not rejected, time.time()))
+            offsets[tp] = messages[-1].offset
+        elif side is not None:
+            receive = processor.receive
+            for m in messages:
+                receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
+            offsets[tp] = messages[-1].offset
+        else:  # a tick: time passes, idle inputs show
+            metrics.ticks.labels(f"reps-{tp.partition}").inc()
+            tick_offsets[tp] = messages[-1].offset
+            ticks_read.extend(messages)
+        records_read[0] += len(messages)
+        return []
+
+    async def run_fetch() -> list[Any]:
+        """After the batches of a fetch were read: run the processor, deliver its effects
+        and wait for the broker, then write the state; return the messages (of any
+        partition) now fully processed, to be acknowledged."""
         for store in stores:
             store.begin_batch()
         try:
-            if role is not None:
-                read, dead = processor.read, processor.out.dead
-                policy = policies.setdefault(
-                    topic, DeadLetterPolicy.from_settings(settings.dead_letter)
-                )
-                for m in messages:
-                    before = len(dead)
-                    read(role, topic, m.partition, m.offset, m.key, m.value, m)
-                    rejected = any(not d.late for d in dead[before:])
-                    judge_dead_letters(topic, policy.record(not rejected, time.time()))
-                offsets[tp] = messages[-1].offset
-            elif side is not None:
-                receive = processor.receive
-                for m in messages:
-                    receive(side, m.partition, m.key, m.value, dict(m.headers or ()), m)
-                offsets[tp] = messages[-1].offset
-            if role is None and side is None:  # a tick: time passes, idle inputs show
-                metrics.ticks.labels(f"reps-{tp.partition}").inc()
-                tick_offsets[tp] = messages[-1].offset
             if feed.caught_up.is_set():  # routing facts and baselines first
                 if deals.expected or processor.deal_parts - deals.owned:
                     wanted = sorted(deals.expected | processor.deal_parts)
@@ -623,14 +634,13 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             raise
         for store in stores:
             store.end_batch()
-        await send_bounds(force=side is None and role is None)
+        ticked = ticks_read[:]
+        ticks_read.clear()
+        await send_bounds(force=bool(ticked))
         await publish_deal_snapshots(eager=True)
         hold_back_what_runs_ahead()
-        records_read[0] += len(messages)
-        done = [m for m in out.done if m is not None]
-        if role is None and side is None:
-            done += messages  # ticks: a wake-up, done once the run they caused is
-        return done
+        # ticks: a wake-up, done once the run they caused is
+        return [m for m in out.done if m is not None] + ticked
 
     topics_in = [names.deals, names.activities, names.quotas, names.org, *sides]
     install_fast_path(
@@ -640,6 +650,7 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             # the processor's wake-up (``<app_id>-ticks`` is the notifications' timer)
             rep_ticks.get_topic_name(): on_batch,
         },
+        run_handler=run_fetch,
     )
 
     # The agents subscribe the topics (the batch hand-over takes their messages); the
