@@ -272,11 +272,19 @@ def _population(run: dict[str, Any]) -> str:
         if o.get("busiest_manager")
         else ""
     )
+    n = run.get("notifications") or {}
+    told = (
+        f"; managers would have been told {n['per_manager_day']:.2f} times a day (digests "
+        f"once; busiest {n['busiest_manager']}: {n['busiest_manager_per_day']:.2f})"
+        if n.get("per_manager_day") is not None and n.get("busiest_manager")
+        else ""
+    )
     return (
         f"<b>{html.escape(run['label'])}</b>: {ev['accepted']:,} events "
         f"({ev['rejected']:,} rejected, {ev['late']:,} late), {p['start'][:10]} to "
         f"{p['end'][:10]} ({p['days']:,.0f} days), {p['reps']} reps, {p['managers']} managers, "
-        f"{p['closed_deals']:,} closed deals ({p['lost_deals']:,} lost){html.escape(busiest)}"
+        f"{p['closed_deals']:,} closed deals ({p['lost_deals']:,} lost)"
+        f"{html.escape(busiest)}{html.escape(told)}"
     )
 
 

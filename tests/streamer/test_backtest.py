@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streamer.backtest import EventFacts, event_lines, rule_names, run_backtest, table
+from streamer.backtest import EventFacts, event_lines, report, rule_names, run_backtest, table
+from streamer.backtest_report import render_html
 from streamer.cli import main
 from streamer.devtools.simulate import SimConfig, write_jsonl
 from streamer.replay import Replay
@@ -186,4 +187,6 @@ def test_the_notifications_managers_would_get_are_counted(events_file: Path) -> 
     assert d["per_manager_day"] == pytest.approx(
         d["sent"] / run.population.managers / run.population.days, abs=1e-3
     )
-    assert "notifications" in table("f", 1440, [digested])
+    assert f"{d['per_manager_day']:.2f} per manager a day" in table("f", 1440, [digested])
+    page = render_html(report("f", 1440, [digested]))
+    assert f"managers would have been told {d['per_manager_day']:.2f} times a day" in page
