@@ -7,10 +7,11 @@ what earlier notifications said, never from a guess.
 
 Records merge as a join (commutative, associative, idempotent): each field keeps
 the value with the newest CRM timestamp (ties broken by the value, so every
-gateway picks the same one); stage marks are the set of ``(at_ms, stage)`` seen
-(the newest :data:`MAX_MARKS`); the creation time is the earliest seen. So notifications may arrive
-out of order, repeated, or at different gateway processes, and every process
-that has seen the same notifications knows the same thing.
+gateway picks the same one); stage marks are the set of ``(at_ms, stage)`` seen, one
+per instant (ties broken the same way; the newest :data:`MAX_MARKS`); the creation
+time is the earliest seen. So notifications may arrive out of order, repeated, or at
+different gateway processes, and every process that has seen the same notifications
+knows the same thing.
 """
 
 from __future__ import annotations
@@ -79,9 +80,15 @@ def _newer(a: tuple[Any, int], b: tuple[Any, int]) -> tuple[Any, int]:
 
 
 def _transitions(marks: set[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
-    """The newest marks, sorted. (The newest N of a union are the newest N of the
-    unions of the newest N, so capping keeps the join associative.)"""
-    return tuple(sorted(marks)[-MAX_MARKS:])
+    """One mark per instant (two notifications of different stages at the same
+    millisecond: the larger value, as fields break ties), the newest, sorted. (The
+    newest N of a union are the newest N of the unions of the newest N, so capping
+    keeps the join associative.)"""
+    by_instant: dict[int, str] = {}
+    for at, stage in marks:
+        if at not in by_instant or stage > by_instant[at]:
+            by_instant[at] = stage
+    return tuple(sorted(by_instant.items())[-MAX_MARKS:])
 
 
 def merge(a: Record, b: Record) -> Record:

@@ -165,6 +165,11 @@ def _deal(
         )
     moved = False
     stage = change.fields.get("stage")
+    mark = after.stage_at(change.at_ms) if stage is not None else None
+    if mark is not None and mark[0] == change.at_ms and mark[1] != str(stage):
+        # another stage at the very same instant won the tie (knowledge.py): no news, so
+        # its repeats cannot make news either, in whatever order they come
+        stage = None
     if stage is not None:
         stage = str(stage)
         status = change.fields.get("status")
