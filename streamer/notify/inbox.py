@@ -26,7 +26,16 @@ from datetime import datetime
 from typing import Any
 
 from .config import NotificationSettings
-from .lifecycle import Notice, Policy, SubjectState, next_due, on_alert, on_tick, policy_of
+from .lifecycle import (
+    Notice,
+    Policy,
+    SubjectState,
+    next_due,
+    on_alert,
+    on_tick,
+    policy_of,
+    skip_reminders,
+)
 from .routing import digested
 
 __all__ = ["Inbox"]
@@ -74,8 +83,38 @@ class Inbox:
             if next_due(subject) != due:
                 continue  # superseded by a later change of the subject
             self._now = max(self._now, tick)
+            absorbed = self._absorbing_digest(subject, moment)
+            if absorbed is not None:  # reminders nobody sees on their own: counted at once
+                subject, skipped = skip_reminders(subject, absorbed, self.policy)
+                if skipped:
+                    for alert_key, n in skipped.items():
+                        rule = alert_key.partition(":")[0]
+                        self.notices[(rule, "reminder")] += n
+                    self.subjects[key] = subject
+                    following = next_due(subject)
+                    if following is not None:
+                        tick = max(following, self._now) + _TICK
+                        heapq.heappush(self._due, (tick, key, following))
+                    continue
             subject, told = on_tick(subject, self._now, self.policy)
             self._store(key, subject, told, self._now)
+
+    def _absorbing_digest(self, subject: SubjectState, moment: float) -> float | None:
+        """Until when (at most ``moment``) the digest open now for the manager of every
+        alert of ``subject`` takes in their reminders: None when one would be sent on its
+        own, or no digest is open (a reminder may open one: it is told one by one)."""
+        until = moment
+        for state in subject.alerts.values():
+            alert = state.alert
+            if alert is None or state.status != "firing":
+                continue
+            if state.told != "firing" or state.held_at is not None or state.snoozed:
+                return None  # something else falls due: on_tick tells it
+            manager = alert.get("manager_id")
+            if not manager or not digested(alert, "reminder", self.settings, to_manager=True):
+                return None
+            until = min(until, self._digest_until.get(manager, float("-inf")))
+        return until if until > self._now else None
 
     def _store(self, key: str, subject: SubjectState, told: list[Notice], now: float) -> None:
         before = self.subjects.get(key)

@@ -54,6 +54,7 @@ __all__ = [
     "on_command",
     "on_tick",
     "policy_of",
+    "skip_reminders",
     "subject_key_of",
 ]
 
@@ -322,6 +323,40 @@ def on_command(
 def on_tick(subject: SubjectState, now: float, policy: Policy) -> tuple[SubjectState, list[Notice]]:
     """Time has passed: snoozes end, reminders fall due."""
     return _reconcile_all(subject, now, policy)
+
+
+def skip_reminders(
+    subject: SubjectState, until: float, policy: Policy
+) -> tuple[SubjectState, dict[str, int]]:
+    """The plain reminders of ``subject`` falling due before ``until``, all at once, for a
+    caller that only counts them (the backtest, while a digest takes them in anyway): the
+    state :func:`on_tick` at each of their due times would leave (the schedule kept), and
+    per ``alert_key`` how many. Alerts that a snooze, an inhibition or a hold makes
+    anything but a plain reminder are left for :func:`on_tick`."""
+    repeat = policy.repeat_interval_seconds
+    alerts = dict(subject.alerts)
+    skipped: dict[str, int] = {}
+    for key, state in subject.alerts.items():
+        due = state.next_reminder_at
+        if (
+            repeat <= 0
+            or due is None
+            or due >= until
+            or state.status != "firing"
+            or state.told != "firing"
+            or state.acked_by is not None
+            or state.snoozed
+            or state.retell
+            or state.held_at is not None
+            or _inhibited(state, subject.alerts.values(), policy)
+        ):
+            continue
+        n = math.ceil((until - due) / repeat)
+        alerts[key] = replace(state, seq=state.seq + n, next_reminder_at=due + n * repeat)
+        skipped[key] = n
+    if not skipped:
+        return subject, {}
+    return replace(subject, alerts=alerts), skipped
 
 
 def next_due(subject: SubjectState) -> float | None:

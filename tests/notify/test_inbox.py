@@ -77,3 +77,16 @@ def test_alerts_that_name_no_manager_reach_no_manager():
     inbox.feed(message("quota_pace", "rep:r1", "firing", DAY0, manager=""))
     inbox.finish((DAY0 + timedelta(days=1)).timestamp())
     assert inbox.notifications == {} and inbox.notices[("quota_pace", "firing")] == 1
+
+
+def test_reminders_taken_in_by_a_digest_do_not_hide_what_else_falls_due():
+    inbox = Inbox(NotificationSettings(repeat_interval_seconds=3600))
+    inbox.feed(message("deal_stalled", "deal:d1", "firing", DAY0))  # opens the day's digest
+    later = DAY0 + timedelta(hours=5)
+    # old news about the same deal, still holding: told at the next tick, reminders or not
+    inbox.feed(message("follow_up_gap", "deal:d1", "firing", later, later - timedelta(days=3)))
+    inbox.finish((DAY0 + timedelta(hours=20)).timestamp())
+    assert inbox.withheld() == {}
+    assert inbox.notices[("follow_up_gap", "firing")] == 1
+    assert inbox.notices[("deal_stalled", "reminder")] == 19
+    assert inbox.notifications == {"mgr-1": 1}, "all of it in the one digest"

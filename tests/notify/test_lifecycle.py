@@ -186,3 +186,19 @@ def test_the_notification_settings_set_how_old_an_episode_may_be():
         SubjectState.empty("deal:d1", 0), written("firing", "2026-11-09T10:00:00Z"), 1, lenient
     )
     assert kinds(n) == [("deal_stalled", "firing", 1)]
+
+
+def test_skipping_reminders_leaves_the_state_on_tick_at_each_due_time_leaves():
+    from streamer.notify.lifecycle import skip_reminders
+
+    s = SubjectState.empty("deal:d1", 0)
+    s, _ = on_alert(s, alert(), 0, POLICY)
+    ticked, told = s, 0
+    for moment in (100, 200, 300):
+        ticked, n = on_tick(ticked, moment, POLICY)
+        told += len(n)
+    skipped, counts = skip_reminders(s, 350, POLICY)
+    assert told == 3 and counts == {"deal_stalled:deal:d1": 3}
+    assert skipped == ticked and next_due(skipped) == 400
+    snoozed, _ = on_command(s, Command("snooze", "deal_stalled:deal:d1", "m", 1000), 1, POLICY)
+    assert skip_reminders(snoozed, 350, POLICY) == (snoozed, {}), "left for on_tick"
