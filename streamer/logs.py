@@ -8,6 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import TextIO, cast
 
 import structlog
 
@@ -79,10 +80,23 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # PrintLogger only writes and flushes: the stand-in need not be a whole TextIO
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
     limit_kafka_client_repeats()
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written, not as it was at configuration
+    (whoever swaps it, a test harness capturing output or a daemonizing supervisor,
+    would otherwise leave the loggers writing to a closed stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -34,8 +34,7 @@ def message(
     }
 
 
-def test_deal_alerts_and_every_resolution_reach_a_manager_as_one_digest_a_day():
-    inbox = Inbox(NotificationSettings(repeat_interval_seconds=0))
+def feed_a_morning(inbox: Inbox) -> None:
     for i in range(5):  # five stalled deals in one morning
         at = DAY0 + timedelta(minutes=10 * i)
         inbox.feed(message("deal_stalled", f"deal:d{i}", "firing", at))
@@ -43,10 +42,24 @@ def test_deal_alerts_and_every_resolution_reach_a_manager_as_one_digest_a_day():
     inbox.feed(message("quota_pace", "rep:r1", "resolved", DAY0 + timedelta(hours=3), DAY0))
     inbox.feed(message("deal_stalled", "deal:d9", "firing", DAY0 + timedelta(days=1, hours=1)))
     inbox.finish((DAY0 + timedelta(days=2)).timestamp())
-    # the rep alert at once; the deals and the resolution in the day's digest; the next
-    # day's deal in the next digest
-    assert inbox.notifications == {"mgr-1": 3}
+
+
+def test_every_warning_and_every_resolution_reach_a_manager_as_one_digest_a_day():
+    inbox = Inbox(NotificationSettings(repeat_interval_seconds=0))
+    feed_a_morning(inbox)
+    # the deals, the rep alert and its resolution in the day's digest; the next day's
+    # deal in the next digest
+    assert inbox.notifications == {"mgr-1": 2}
     assert inbox.notices[("deal_stalled", "firing")] == 6
+
+
+def test_a_rule_left_out_of_the_manager_digest_is_told_at_once():
+    settings = NotificationSettings.model_validate(
+        {"repeat_interval_seconds": 0, "digest": {"manager_rules": ["deal_stalled"]}}
+    )
+    inbox = Inbox(settings)
+    feed_a_morning(inbox)
+    assert inbox.notifications == {"mgr-1": 3}, "the rep alert at once, two digests"
 
 
 def test_critical_first_tellings_go_out_at_once_and_reminders_wait_for_the_digest():
