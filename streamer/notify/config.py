@@ -158,23 +158,39 @@ class QuietHours(_Frozen):
         return value
 
 
+#: The rules of the contract (``streamer.settings.RulesSettings``, which this module must
+#: not import; tests/notify/test_config.py holds the two lists equal).
+EVERY_RULE = (
+    "deal_stalled",
+    "quota_pace",
+    "low_contact_rate",
+    "activity_drop",
+    "follow_up_gap",
+    "conversion_drop",
+    "win_rate_outlier",
+    "pipeline_load",
+    "activity_barometer",
+    "leads_uncontacted",
+)
+
+
 class DigestSettings(_Frozen):
     """Notices gathered per receiver and address into one digest per interval.
 
     Everywhere, notices of alerts of the ``severities``. In a manager's own inbox (a
     receiver with ``to_manager`` that reaches the manager's email or Slack user) also
     the notices of the ``manager_kinds``, and those of the ``manager_rules`` unless
-    critical: by default a manager hears at once of alerts about a person (the rep
-    rules) and of critical ones, and once a day of alerts about single deals (many, each
-    small) and of every reminder and resolution. Shared destinations (channels,
-    webhooks, fixed addresses) get every notice at once.
+    critical: by default a manager hears at once of critical alerts, and once a day of
+    every other alert, reminder and resolution (a day's rep rules judge every rep at
+    the same boundary, so their warnings come in bursts). Shared destinations
+    (channels, webhooks, fixed addresses) get every notice at once.
     """
 
     severities: list[Severity] = Field(default_factory=list, description="e.g. ['info']")
     manager_rules: list[str] = Field(
-        default_factory=lambda: ["deal_stalled", "follow_up_gap"],
+        default_factory=lambda: list(EVERY_RULE),
         description="in a manager's own inbox, notices of these rules' alerts unless critical "
-        "(default: the deal rules)",
+        "(default: every rule)",
     )
     manager_kinds: list[NoticeKind] = Field(
         default_factory=lambda: ["reminder", "resolved"],  # type: ignore[arg-type]
