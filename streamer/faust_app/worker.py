@@ -687,20 +687,21 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             return
         snapshot_day[0] = day
         processed_wire = None if processed in (float("-inf"), float("inf")) else processed
-        for p in sorted(deals.owned):
-            wire = deals.snapshot(p, processed_wire).to_wire()
-            if published.get(f"p{p}") != wire:
-                await stats_topic.send(key=f"p{p}".encode(), value=json.dumps(wire).encode())
-                published[f"p{p}"] = wire
+        # every snapshot first, then the sends: a rebalance may revoke a partition while a
+        # send awaits, and its statistics are gone then
+        wires = {f"p{p}": deals.snapshot(p, processed_wire).to_wire() for p in deals.owned}
+        await send_snapshots(wires)
+
+    async def send_snapshots(wires: dict[str, Any]) -> None:
+        for key, wire in sorted(wires.items()):
+            if published.get(key) != wire:
+                await stats_topic.send(key=key.encode(), value=json.dumps(wire).encode())
+                published[key] = wire
 
     @app.timer(interval=settings.stats_publish_interval_seconds)
     async def publish_partition_stats() -> None:
         await publish_deal_snapshots(eager=False)
-        for p in sorted(reps.owned):
-            wire = reps.snapshot(p).to_wire()
-            if published.get(f"r{p}") != wire:
-                await stats_topic.send(key=f"r{p}".encode(), value=json.dumps(wire).encode())
-                published[f"r{p}"] = wire
+        await send_snapshots({f"r{p}": reps.snapshot(p).to_wire() for p in reps.owned})
         export_gauges()
         publish_rounds[0] += 1
 
