@@ -158,6 +158,8 @@ class QuietHours(_Frozen):
         return value
 
 
+_REMINDERS_AND_RESOLUTIONS: list[NoticeKind] = ["reminder", "resolved"]
+
 #: The rules of the contract (``streamer.settings.RulesSettings``, which this module must
 #: not import; tests/notify/test_config.py holds the two lists equal).
 EVERY_RULE = (
@@ -193,7 +195,7 @@ class DigestSettings(_Frozen):
         "(default: every rule)",
     )
     manager_kinds: list[NoticeKind] = Field(
-        default_factory=lambda: ["reminder", "resolved"],  # type: ignore[arg-type]
+        default_factory=lambda: _REMINDERS_AND_RESOLUTIONS.copy(),
         description="in a manager's own inbox, notices of these kinds (firing, reminder, "
         "resolved), whatever the severity",
     )

@@ -207,6 +207,7 @@ class Collector:
         self.topic = topic
         self.records: list[Any] = []
         self._task: asyncio.Task[None] | None = None
+        self._consumer: Any = None
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> Collector:
@@ -218,6 +219,7 @@ class Collector:
             enable_auto_commit=False,
         )
         await consumer.start()
+        self._consumer = consumer
 
         async def loop() -> None:
             try:
@@ -241,6 +243,18 @@ class Collector:
 
     def values(self) -> list[dict[str, Any]]:
         return [json.loads(r.value) for r in self.records]
+
+    async def read_to_end(self, timeout: float) -> None:
+        """Wait until every record on the topic when called has been collected."""
+        consumer = self._consumer
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        deadline = time.monotonic() + timeout
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic} not read to its end within {timeout}s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.5)
 
     async def wait_for(
         self,
