@@ -22,7 +22,7 @@ from sortedcontainers import SortedList
 
 from schemas import ActivityLogged, DealEvent, RepUpserted
 
-from ..settings import RulesSettings, Settings, rules_for_team
+from ..settings import DealStalledRule, RulesSettings, Settings, rules_for_team
 from .figures import TeamSums
 from .rules.alerting import AlertDraft
 from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
@@ -188,6 +188,8 @@ class DealEngine:
         self.stats = StageIndex()  # own partitions live, the others' newest snapshots
         self._remote: dict[int, PartitionSnapshot] = {}
         self._rules: dict[str | None, RulesSettings] = {}
+        # stall group -> (stage key, entry day, rule, the statistics, threshold, with ``for``)
+        self._thresholds: dict[str, tuple[StageKey, int, DealStalledRule, Any, float, float]] = {}
 
     # --- ownership -------------------------------------------------------------------
     @property
@@ -409,6 +411,27 @@ class DealEngine:
             key, entered = f"{deal.pipeline}/{deal.stage}", deal.entered_at or 0.0
         return self.baseline_for(key, self.team_of(deal), entered)
 
+    def _stall_threshold(self, group: str) -> tuple[float, float]:
+        """A stall group's threshold, and how long a stay must be to fire (with ``for``).
+
+        Every tick asks this of every group with an indexed deal: the answer is kept with
+        the statistics it came from and given again while :meth:`StageIndex.before` gives
+        that same object (it gives a new one once a delta could have changed it)."""
+        cached = self._thresholds.get(group)
+        if cached is not None:
+            key, day, rule, stat, threshold, hold = cached
+            if self.stats.before(key, day) is stat:
+                return threshold, hold
+        else:
+            team, day_text, key = group.split(_SEP, 2)
+            day, rule = int(day_text), self.rules_for(team or None).deal_stalled
+        stat = self.stats.before(key, day)
+        stage = key.split("/", 1)[1] if "/" in key else key
+        threshold = baseline(stat, stage, rule).threshold_seconds
+        hold = threshold + rule.for_seconds
+        self._thresholds[group] = (key, day, rule, stat, threshold, hold)
+        return threshold, hold
+
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Evaluate the time-based deal rules of one partition as of ``now``.
 
@@ -416,17 +439,7 @@ class DealEngine:
         """
         self.assign([partition])
         self.sync_shared()  # other partitions' snapshots may have moved on
-        thresholds: dict[str, tuple[float, float]] = {}
-
-        def stall_threshold(group: str) -> tuple[float, float]:
-            """The group's threshold, and how long a stay must be to fire (with ``for``)."""
-            if group not in thresholds:
-                team, day, key = group.split(_SEP, 2)
-                base = self.baseline_for(key, team or None, int(day) * DAY)
-                hold_for = self.rules_for(team or None).deal_stalled.for_seconds
-                thresholds[group] = (base.threshold_seconds, base.threshold_seconds + hold_for)
-            return thresholds[group]
-
+        stall_threshold = self._stall_threshold
         stalls, gaps = self.stalls[partition], self.gaps[partition]
         drafts: list[AlertDraft] = []
         changed = [

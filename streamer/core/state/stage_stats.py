@@ -220,14 +220,21 @@ class StageIndex:
 
     Answers "visits that ended before day D" per stage in O(log days), however
     long the history, so a decision costs the same in the fifth year as in the
-    first.
+    first. An answer is kept until a delta of an earlier day could change it, so
+    asking again (every tick asks for the threshold of every stage and entry day
+    with an open deal) is two dict lookups, and gives the very same object:
+    callers may cache what they derive from it by identity.
     """
 
-    __slots__ = ("_totals", "_trees")
+    __slots__ = ("_memo", "_memo_top", "_totals", "_trees")
 
     def __init__(self) -> None:
         self._trees: dict[StageKey, _Fenwick] = {}
         self._totals: dict[StageKey, list[float]] = {}
+        # key -> day -> the answer of before(key, day), valid until a delta of an
+        # earlier day comes (visits usually end today: the answers of past days hold)
+        self._memo: dict[StageKey, dict[int, StageStat]] = {}
+        self._memo_top: dict[StageKey, int] = {}  # no day in a key's memo is later
 
     def apply(self, key: StageKey, day: int, seconds: float, count: int) -> None:
         tree = self._trees.get(key)  # (setdefault would build a tree and a list per call)
@@ -238,6 +245,12 @@ class StageIndex:
         total_entry = self._totals[key]
         total_entry[0] += seconds
         total_entry[1] += count
+        if self._memo_top.get(key, day) > day:
+            # a delta of ``day`` changes the answers of the days after it, no other
+            memo = self._memo[key]
+            for d in [d for d in memo if d > day]:
+                del memo[d]
+            self._memo_top[key] = day
 
     def apply_days(self, days: StageDays, sign: int) -> None:
         for key, by_day in days.items():
@@ -245,8 +258,21 @@ class StageIndex:
                 self.apply(key, day, sign * seconds, sign * count)
 
     def before(self, key: StageKey, day: int) -> StageStat | None:
+        memo = self._memo.get(key)
+        if memo is not None:
+            stat = memo.get(day)
+            if stat is not None:
+                return stat
         tree = self._trees.get(key)
-        return tree.before(day) if tree is not None else None
+        if tree is None:
+            return None
+        stat = tree.before(day)
+        if memo is None:
+            memo = self._memo[key] = {}
+        memo[day] = stat
+        if self._memo_top.get(key, day) <= day:
+            self._memo_top[key] = day
+        return stat
 
     def totals(self) -> dict[StageKey, StageStat]:
         return {k: StageStat(s, int(c)) for k, (s, c) in self._totals.items() if c > 0}

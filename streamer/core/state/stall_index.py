@@ -8,8 +8,9 @@ the deal entered its stage; ``follow_up_gap``: its last touch), per group
 *firing*. With a threshold ``T`` for a group, the deals to fire at ``now``
 are the prefix of *pending* anchored before ``now - T``; the alerts to
 re-check (because the threshold grew) are the suffix of *firing* anchored at
-or after it. A tick costs one binary search per group plus the deals that
-actually change.
+or after it. A tick costs one look per group (at its oldest pending or newest
+firing anchor: most groups have nothing to do) plus the deals that actually
+change.
 
 The index lives in memory only; it is rebuilt from the deals table when the
 worker is assigned partitions.
@@ -17,7 +18,7 @@ worker is assigned partitions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from sortedcontainers import SortedList
 
@@ -58,19 +59,28 @@ class StallIndex:
         lists.setdefault(group, SortedList()).add((anchor, deal_id))
         self._where[deal_id] = (group, anchor, firing)
 
-    def due(self, now: float, threshold_seconds: Callable[[str], float]) -> Iterator[str]:
-        """Pending deals whose quiet spell is strictly longer than their group's threshold."""
-        for group, entries in list(self._pending.items()):
+    def due(self, now: float, threshold_seconds: Callable[[str], float]) -> list[str]:
+        """Pending deals whose quiet spell is strictly longer than their group's threshold,
+        group by group (in the order the groups came), oldest anchor first."""
+        found: list[str] = []
+        for group, entries in self._pending.items():
             cutoff = now - threshold_seconds(group)
-            for _, deal_id in list(entries.irange(maximum=(cutoff, ""), inclusive=(True, False))):
-                yield deal_id
+            if entries[0][0] < cutoff:  # most groups have no deal due: one look says so
+                found.extend(
+                    deal_id
+                    for _, deal_id in entries.irange(maximum=(cutoff, ""), inclusive=(True, False))
+                )
+        return found
 
-    def no_longer_due(self, now: float, threshold_seconds: Callable[[str], float]) -> Iterator[str]:
-        """Firing deals that are now within their group's threshold."""
-        for group, entries in list(self._firing.items()):
+    def no_longer_due(self, now: float, threshold_seconds: Callable[[str], float]) -> list[str]:
+        """Firing deals that are now within their group's threshold (same order as
+        :meth:`due`)."""
+        found: list[str] = []
+        for group, entries in self._firing.items():
             cutoff = now - threshold_seconds(group)
-            for _, deal_id in list(entries.irange(minimum=(cutoff, ""))):
-                yield deal_id
+            if entries[-1][0] >= cutoff:  # as in due(): the newest anchor says
+                found.extend(deal_id for _, deal_id in entries.irange(minimum=(cutoff, "")))
+        return found
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
