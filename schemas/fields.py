@@ -135,6 +135,10 @@ _NAIVE = re.compile(
 )
 
 
+# The lengths of ``YYYY-MM-DDTHH:MM:SSZ`` with no, 3 or 6 fractional digits.
+_PLAIN_LENGTHS: Final = frozenset({20, 24, 27})
+
+
 def parse_rfc3339(text: str) -> datetime:
     """Read an RFC 3339 ``date-time`` with its offset, as an aware datetime in UTC.
 
@@ -150,6 +154,15 @@ def parse_rfc3339(text: str) -> datetime:
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError(_what_instead(text))
+    if len(text) in _PLAIN_LENGTHS and text[-1] == "Z" and text[10] == "T" and text[11:13] < "24":
+        # What nearly every producer sends, ``2026-11-20T14:03:00Z``, perhaps with
+        # milli- or microseconds: datetime's own parser reads that much of the grammar
+        # alike, in C (what it refuses, a leap second or a 30 February, is taken below,
+        # to say why)
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     fields = {name: int(match[name]) for name in ("year", "month", "day", "hour", "minute")}
     second = int(match["second"])
     if second == 60:

@@ -322,3 +322,45 @@ def test_unix_times_are_refused_where_lax_parsers_read_them() -> None:
 
     with pytest.raises(EventRejected, match="not a Unix time"):
         parse_event(json.dumps(payload("deal.created", occurred_at="1767225600")))
+
+
+_two_digits = st.integers(min_value=0, max_value=99).map(lambda n: f"{n:02d}")
+
+
+@given(
+    st.sampled_from(["0000", "0001", "2026", "2028", "9999"]),
+    _two_digits,
+    _two_digits,
+    _two_digits,
+    _two_digits,
+    _two_digits,
+    st.sampled_from(["", ".5", ".123", ".123456", ".1234567"]),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00"]),
+)
+@example("2028", "02", "29", "24", "00", "00", "", "Z")
+@example("2026", "12", "31", "23", "59", "60", "", "Z")
+def test_a_utc_timestamp_is_the_instant_its_fields_name_or_refused_for_them(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, fraction: str, zone: str
+) -> None:
+    # Every spelling of a UTC instant is read alike, whichever way the reader takes
+    # it: the fields' instant (the fraction cut to microseconds), or an impossible
+    # date or time (hour 24, 30 February, a leap second) refused as such.
+    text = f"{year}-{month}-{day}T{hour}:{minute}:{second}{fraction}{zone}"
+    try:
+        named = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction[1:] or "0")[:6].ljust(6, "0")),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        with pytest.raises(ValueError, match=f"^{re.escape(EXPECTED)}; "):
+            parse_rfc3339(text)
+    else:
+        moment = parse_rfc3339(text)
+        assert moment == named
+        assert moment.tzinfo is UTC
