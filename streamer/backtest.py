@@ -367,7 +367,9 @@ def table(file: str, flap_minutes: float, runs: Sequence[BacktestRun]) -> str:
             "firings: firing messages; /rep/week, /mgr/day: per rep seen and week, per manager "
             f"and day; flaps: share of episodes shorter than {flap_minutes:g} minutes (from when "
             "the condition began); told flaps: the same from the first firing message (with a "
-            "rule's for, that comes later); median episode: of the episodes that ended. Deal "
+            "rule's for, that comes later), what a manager experiences; both end an episode "
+            "when its condition stopped holding (resolved_at), however long a keep_firing_for "
+            "held back the resolution; median episode: of the episodes that ended. Deal "
             "rules, on the deals that closed: lift = "
             "P(lost | alerted before the close) / P(lost); lost alerted: share of lost deals "
             "alerted before they closed; lead time: median from the first alert to the loss.",

@@ -3,8 +3,8 @@
 The figures are the JSON report of :func:`streamer.backtest.report`, embedded
 in the page; a small inline script draws the charts as SVG from them (alerts
 per week per rule, one chart per configuration; then per rule, the
-configurations side by side: firings per manager per day, flap share, lift and
-lead time). The table of figures is plain HTML, readable without the script.
+configurations side by side: firings per manager per day, flap share, told-flap
+share, lift and lead time). The table of figures is plain HTML, readable without the script.
 
 Every chart is a ``<figure class="chart">``; when the script has drawn it, it
 sets ``data-bars`` (the bars the data calls for) and ``data-drawn`` (the bars
@@ -212,7 +212,20 @@ _SCRIPT = r"""
 _PER_RULE = (
     # data-figure, caption, unit, reference line, deal rules only
     ("firings_per_manager_day", "Firings per manager per day", "", None, False),
-    ("flap_share", "Share of episodes that were flaps", "%", None, False),
+    (
+        "flap_share",
+        "Share of episodes that were flaps (from when the condition began)",
+        "%",
+        None,
+        False,
+    ),
+    (
+        "told_flap_share",
+        "Told flaps: share of episodes over within the flap time of their first firing message",
+        "%",
+        None,
+        False,
+    ),
     ("lift", "Lift: P(lost | alerted) / P(lost), deal rules", "", "1", True),
     ("median_lead_days", "Median lead time from alert to loss, deal rules", "days", None, True),
 )
@@ -235,6 +248,7 @@ _COLUMNS = (
     ("firings_per_rep_week", "/rep/week", "num"),
     ("firings_per_manager_day", "/mgr/day", "num"),
     ("flap_share", "flaps", "pct"),
+    ("told_flap_share", "told flaps", "pct"),
     ("median_episode_days", "median episode", "days"),
     ("lift", "lift", "num"),
     ("lost_alerted_share", "lost alerted", "pct"),
@@ -329,8 +343,13 @@ event time through the same rules a worker runs.</p>
 <h2>Per rule</h2>
 {_table(report)}
 <p class="note">Firings are firing messages (each reaches a person); per rep per week and per
-manager per day over the span of the events. A flap is an episode shorter than {flap} minutes;
-the median episode is over the episodes that ended. For deal rules, on the deals that closed:
+manager per day over the span of the events. A flap is an episode shorter than {flap} minutes,
+counted from when its condition began; a told flap is one over within {flap} minutes of its first
+firing message, which is what a manager experiences (a rule's <code>for</code> delays the firing,
+so it removes flaps by construction but told flaps only when it spares the short episodes). Both
+end an episode at its <code>resolved_at</code>, when the condition stopped holding, not when a
+<code>keep_firing_for</code> let the resolution be written. The median episode is over the
+episodes that ended. For deal rules, on the deals that closed:
 lift is P(lost | alerted before the close) / P(lost) (above 1 the alert points at deals at risk),
 lost alerted is the share of lost deals alerted before they closed, lead time the median time
 from the first alert to the loss.</p>

@@ -113,8 +113,8 @@ def test_every_chart_is_drawn_in_a_real_browser(data: dict[str, Any], tmp_path: 
     page.write_text(render_html(data), encoding="utf-8")
     dom = rendered(page, tmp_path / "profile")
     kinds = [f["data-kind"] for f in dom.figures]
-    assert kinds == ["weekly", "weekly"] + ["per-rule"] * 4, "one weekly chart per configuration"
-    assert dom.body.get("data-charts") == "6", "the script ran to its end"
+    assert kinds == ["weekly", "weekly"] + ["per-rule"] * 5, "one weekly chart per configuration"
+    assert dom.body.get("data-charts") == "7", "the script ran to its end"
     for figure in dom.figures:
         want = expected_bars(data, figure)
         name = figure.get("data-figure") or f"weekly {figure['data-run']}"
