@@ -341,6 +341,19 @@ class PipelineLoadRule(_RepRule):
 class ActivityBarometerRule(_RepRule):
     """``activity_barometer``: new opportunities this week below the weekly number needed."""
 
+    # Two days, chosen by backtest (README, "Less flapping"): the count of new opportunities
+    # in a rolling week is a small whole number against a needed figure that moves every
+    # hour, so it crosses the line and back within days as deals are created and age out of
+    # the week. With one day, a rep could be told "too few", then "enough", then "too few"
+    # again within three days; with two the episode goes on. resolved_at still says when
+    # the condition stopped holding, so a real flap is still counted as one.
+    keep_firing_for_seconds: float = Field(
+        172_800.0,
+        ge=0,
+        le=90 * 86_400,
+        description="once firing, the condition must have failed this long before the alert "
+        "resolves (Prometheus' `keep_firing_for`); resolved_at is when it stopped holding",
+    )
     window_days: int = Field(7, ge=1, le=30)
     history_days: int = Field(90, ge=7, le=365, description="won deals behind size and win rate")
 

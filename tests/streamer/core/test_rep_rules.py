@@ -11,7 +11,7 @@ import pytest
 
 from schemas import ActivityLogged, LeadCreated, QuotaSet
 from streamer.core.deal_engine import SharedView
-from streamer.core.figures import TeamSums, Windows
+from streamer.core.figures import TeamReads, TeamSums, Windows
 from streamer.core.rep_engine import RepEngine
 from streamer.core.rules.rep_rules import (
     REP_RULES,
@@ -110,13 +110,13 @@ def inputs(
     team: TeamSums | None = None,
     rules: RulesSettings = RULES,
 ) -> RepInputs:
-    return RepInputs(state, Windows(state, [], same), as_of, rules, team)
+    return RepInputs(state, Windows(state, [], same), as_of, rules, TeamReads(team))
 
 
 def from_engine(e: RepEngine, as_of: float = AS_OF, rep_id: str = "rep-1") -> RepInputs:
     state = e.rep(rep_id)
     assert state is not None
-    return RepInputs(state, e.windows(state, as_of), as_of, RULES, None)
+    return RepInputs(state, e.windows(state, as_of), as_of, RULES, TeamReads(None))
 
 
 def engine(settings=None) -> RepEngine:
@@ -738,3 +738,39 @@ def test_pending_and_kept_state_survives_the_table_codec():
     old["e"] = {"quota_pace": ["quota_pace:rep-1:x", AS_OF, "warning"]}  # before keep
     del old["w"]
     assert RepState.from_dict(old).episodes["quota_pace"].false_since is None
+
+
+def barometer_at(new: int, moment: float, before: RepState | None = None) -> RepState:
+    """The barometer rep with ``new`` opportunities created in the hours before ``moment``
+    (the rest of the barometer state as above), carrying ``before``'s episodes."""
+    history = won_deals(2, 10_000.0, NOV20 - 19 * DAY) + lost_deals(2, NOV20 - 19 * DAY)
+    history = [replace(d, created_at=NOV20 - 40 * DAY) for d in history]
+    fresh = [summary(f"n{i}", created_at=moment - (i + 1) * HOUR) for i in range(new)]
+    state = rep(history + fresh, quota_event(Q4, 80_000))
+    if before is None:
+        return state
+    return replace(state, episodes=before.episodes, pending=before.pending)
+
+
+def test_activity_barometer_keeps_firing_two_days_by_default_other_rep_rules_one():
+    # the defaults but for: fire at once, so the test is about keep_firing_for alone
+    rules = RulesSettings().for_team(
+        {name: {"enabled": name == "activity_barometer", "for_seconds": 0} for name in REP_RULES}
+    )
+    assert rules.activity_barometer.keep_firing_for_seconds == 2 * DAY
+    assert rules.quota_pace.keep_firing_for_seconds == DAY
+    # about 2 new opportunities a week needed (see test_activity_barometer_edges): 1 is too
+    # few, 3 enough
+    state, [fired] = judge_rep(inputs(barometer_at(1, NOV20), NOV20, rules=rules), None)
+    assert fired.status == "firing"
+    state, drafts = judge_rep(
+        inputs(barometer_at(3, NOV20 + HOUR, state), NOV20 + HOUR, rules=rules), None
+    )
+    assert drafts == []  # enough since this hour
+    moment = NOV20 + HOUR + 36 * HOUR  # a day and a half later: one day would have resolved
+    state, drafts = judge_rep(inputs(barometer_at(3, moment, state), moment, rules=rules), None)
+    assert drafts == [], "kept firing: the count may cross back within days"
+    moment = NOV20 + HOUR + 2 * DAY
+    state, [resolved] = judge_rep(inputs(barometer_at(3, moment, state), moment, rules=rules), None)
+    assert (resolved.alert_id, resolved.status) == (fired.alert_id, "resolved")
+    assert resolved.resolved_at == NOV20 + HOUR, "when it stopped holding, not when it was told"
