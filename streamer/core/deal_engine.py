@@ -27,7 +27,7 @@ from .figures import TeamSums
 from .rules.alerting import AlertDraft
 from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
 from .rules.follow_up_gap import judge_spell, resolve_gap, spell_starts
-from .state.deal import DealState, apply_deal_event, apply_touch
+from .state.deal import CLOSED_STAGES, DealState, apply_deal_event, apply_touch
 from .state.rep import DealSummary, summarize, summary_changed
 from .state.stage_stats import (
     StageDays,
@@ -120,6 +120,7 @@ class SharedView:
         # partition publishes them when it judges the boundary (team baselines)
         self.team_sums: dict[tuple[int, float], Mapping[str, TeamSums]] = {}
         self.reps: dict[str, RepInfo] = {}
+        self.reps_version = 0  # counts the changes of ``reps``
 
     def team_sums_passed(self, boundary: float) -> set[int]:
         """The rep partitions whose team sums at ``boundary`` are here, or which have
@@ -166,6 +167,7 @@ class SharedView:
             slack_user_id=event.slack_user_id,
             timezone=event.timezone,
         )
+        self.reps_version += 1
         return True
 
 
@@ -216,7 +218,7 @@ class DealEngine:
         count = 0
         for deal in self.deals.values():  # lazily: no list of every deal at once
             if deal.partition in wanted:
-                self._index(deal)
+                self._index(deal, self.team_of(deal))
                 self.partials[deal.partition].add(deal)
                 count += 1
         return count
@@ -260,13 +262,16 @@ class DealEngine:
             self._rules[team_id] = rules_for_team(self.settings, team_id)
         return self._rules[team_id]
 
-    def _index(self, deal: DealState) -> None:
-        team = self.team_of(deal) or ""
+    def _index(self, deal: DealState, team: str | None) -> None:
+        """Put the deal in its partition's stall and spell indexes; ``team``: its
+        :meth:`team_of` (the caller has it at hand)."""
         rules = self.rules_for(team or None)
-        entered = deal.entered_at
+        marks = deal.marks
+        is_open = bool(marks) and marks[-1].stage not in CLOSED_STAGES
+        entered = deal.entered_at if is_open and rules.deal_stalled.enabled else None
         stage_group = (
-            f"{team}{_SEP}{day_of(entered)}{_SEP}{deal.pipeline}/{deal.stage}"
-            if deal.is_open and rules.deal_stalled.enabled and entered is not None
+            f"{team or ''}{_SEP}{day_of(entered)}{_SEP}{deal.pipeline}/{marks[-1].stage}"
+            if entered is not None
             else None
         )
         self.stalls[deal.partition].put(
@@ -305,9 +310,13 @@ class DealEngine:
     def _load(self, deal_id: str) -> DealState | None:
         return self.deals.get(deal_id)
 
-    def _store(self, old: DealState | None, deal: DealState, summarize_it: bool = True) -> None:
+    def _store(
+        self, old: DealState | None, deal: DealState, team: str | None, summarize_it: bool = True
+    ) -> None:
+        """Keep the deal (``team``: its :meth:`team_of`), index it, and put its summary in
+        the outbox when the rep side would see a change."""
         self.deals[deal.deal_id] = deal
-        self._index(deal)
+        self._index(deal, team)
         if summarize_it and (old is None or summary_changed(old, deal)):
             summary = summarize(deal)
             if deal.rep_id:
@@ -338,8 +347,9 @@ class DealEngine:
             return False, []
         base_old, deal = self._rehome(old, deal, partition)
         self.partials[partition].replace(base_old, deal)
-        deal, drafts = self._settle(old, deal, at, now)
-        self._store(old, deal)
+        team = self.team_of(deal)
+        deal, drafts = self._settle(old, deal, team, now)
+        self._store(old, deal, team)
         return True, drafts
 
     def on_touch(
@@ -356,14 +366,16 @@ class DealEngine:
         base_old, deal = self._rehome(old, deal, partition)
         if base_old is None and old is not None:
             self.partials[partition].replace(None, deal)
-        deal, drafts = self._settle(old, deal, at, now)
-        self._store(old, deal)
+        team = self.team_of(deal)
+        deal, drafts = self._settle(old, deal, team, now)
+        self._store(old, deal, team)
         return True, drafts
 
     def _settle(
-        self, old: DealState | None, deal: DealState, event_at: float, now: float
+        self, old: DealState | None, deal: DealState, team: str | None, now: float
     ) -> tuple[DealState, list[AlertDraft]]:
-        """Episodes an event ends (a move ends a stall, a touch ends a gap).
+        """Episodes an event ends (a move ends a stall, a touch ends a gap); ``team``: the
+        deal's :meth:`team_of`.
 
         A stay that crossed its stall threshold and ended before any tick saw it is still
         reported, as a firing and its resolution: whether an episode exists must not
@@ -372,7 +384,7 @@ class DealEngine:
         side, in an order that is not, so a quiet spell is only ever found by ticks.)
         """
         drafts: list[AlertDraft] = []
-        rules = self.rules_for(self.team_of(deal))
+        rules = self.rules_for(team)
         if (
             old is not None
             and deal.marks is not old.marks  # no move, no stay ended
@@ -394,7 +406,8 @@ class DealEngine:
         if deal.stalled is not None and (
             deal.stage != deal.stalled.stage or deal.entered_at != deal.stalled.entered
         ):
-            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), rules.deal_stalled)
+            base = self._deal_baseline(deal, team)
+            deal, draft = evaluate_stalled(deal, now, base, rules.deal_stalled)
             if draft is not None:
                 drafts.append(draft)
         if deal.gap is not None:
@@ -403,13 +416,14 @@ class DealEngine:
                 drafts.append(draft)
         return deal, drafts
 
-    def _deal_baseline(self, deal: DealState) -> StageBaseline:
-        """The baseline of the stay an open episode is about, else of the current stay."""
+    def _deal_baseline(self, deal: DealState, team: str | None) -> StageBaseline:
+        """The baseline of the stay an open episode is about, else of the current stay
+        (``team``: the deal's :meth:`team_of`)."""
         if deal.stalled is not None:
             key, entered = f"{deal.pipeline}/{deal.stalled.stage}", deal.stalled.entered
         else:
             key, entered = f"{deal.pipeline}/{deal.stage}", deal.entered_at or 0.0
-        return self.baseline_for(key, self.team_of(deal), entered)
+        return self.baseline_for(key, team, entered)
 
     def _stall_threshold(self, group: str) -> tuple[float, float]:
         """A stall group's threshold, and how long a stay must be to fire (with ``for``).
@@ -451,19 +465,20 @@ class DealEngine:
             if deal is None:
                 stalls.discard(deal_id)
                 continue
-            rules = self.rules_for(self.team_of(deal))
-            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal), rules.deal_stalled)
+            team = self.team_of(deal)
+            rule = self.rules_for(team).deal_stalled
+            deal, draft = evaluate_stalled(deal, now, self._deal_baseline(deal, team), rule)
             if draft is not None:
-                self._store(None, deal, summarize_it=False)
+                self._store(None, deal, team, summarize_it=False)
                 drafts.append(draft)
         for deal_id, start in gaps.due(now):
             deal = self._load(deal_id)
             if deal is None or (deal.gap_checked is not None and start <= deal.gap_checked):
                 continue
-            rule = self.rules_for(self.team_of(deal)).follow_up_gap
-            judged, found = judge_spell(deal, start, now, rule)
+            team = self.team_of(deal)
+            judged, found = judge_spell(deal, start, now, self.rules_for(team).follow_up_gap)
             if judged is not deal:
-                self._store(None, judged, summarize_it=False)
+                self._store(None, judged, team, summarize_it=False)
                 drafts.extend(found)
         return drafts
 

@@ -31,6 +31,8 @@ __all__ = [
     "LeadIndex",
     "QuotaProgress",
     "RepFigures",
+    "TeamRead",
+    "TeamReads",
     "TeamSums",
     "deal_window",
     "quota_progress",
@@ -214,6 +216,7 @@ class DealIndex:
 
     __slots__ = (
         "_memo",
+        "_moments",
         "_open",
         "closed",
         "closed_times",
@@ -269,6 +272,24 @@ class DealIndex:
         self.open_closes = sorted(closes)
         self._open: OpenFigures | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._moments: list[float] | None = None
+
+    def next_moment(self, at: float) -> float:
+        """The first moment at or after ``at`` that any window over these deals selects
+        by (creation, closing, a stage exit, the start of being open; inf: none): a
+        window's deals change only as its edges pass such a moment."""
+        if self._moments is None:
+            self._moments = sorted(
+                {
+                    *self.created_times,
+                    *self.closed_times,
+                    *self.exit_times,
+                    *self.open_starts,
+                    *self.open_closes,
+                }
+            )
+        i = bisect_left(self._moments, at)
+        return self._moments[i] if i < len(self._moments) else math.inf
 
     def updated(self, deals: Mapping[str, DealSummary], convert: Convert) -> DealIndex:
         """The index of ``deals``, a newer version of this index's deals.
@@ -410,7 +431,7 @@ class LeadIndex:
     lead figures of a window read only its leads, and a window holding the same leads
     as one asked before is answered from a memo."""
 
-    __slots__ = ("_memo", "converted_times", "created", "created_times")
+    __slots__ = ("_memo", "converted_times", "created", "created_times", "moments")
 
     def __init__(self, leads: Mapping[str, LeadEntry]) -> None:
         created = sorted(
@@ -423,6 +444,12 @@ class LeadIndex:
             lead.converted_at for lead in self.created if lead.converted_at is not None
         )
         self._memo: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.moments = sorted({*self.created_times, *self.converted_times})
+
+    def next_moment(self, at: float) -> float:
+        """The first creation or conversion at or after ``at`` (inf: none)."""
+        i = bisect_left(self.moments, at)
+        return self.moments[i] if i < len(self.moments) else math.inf
 
     def _slice(self, start: float, end: float) -> tuple[int, int]:
         return bisect_left(self.created_times, start), bisect_left(self.created_times, end)
@@ -693,6 +720,52 @@ class TeamSums:
                 self.won_last30 / self.won_prev30 - 1 if self.won_prev30 else None
             ),
         }
+
+    def baseline(self) -> TeamSums:
+        """Only what rules compare a rep with (win rate, stage conversion): the sums one
+        partition tells the others at each boundary."""
+        return TeamSums(
+            won=self.won, lost=self.lost, exits={k: list(v) for k, v in self.exits.items()}
+        )
+
+
+TeamRead = tuple[str, str]  # ("w", "") the win rate, ("c", stage key) a stage's conversion
+
+
+class TeamReads:
+    """A team's figures as one rep's judging reads them, recording every value read:
+    the judging can only come out differently when one of those values changes."""
+
+    __slots__ = ("read", "sums")
+
+    def __init__(self, sums: TeamSums | None) -> None:
+        self.sums = sums
+        self.read: dict[TeamRead, float | None] = {}
+
+    def win_rate(self) -> float | None:
+        value = self.read[("w", "")] = self.sums.win_rate() if self.sums is not None else None
+        return value
+
+    def conversion(self, stage_key: str) -> float | None:
+        sums = self.sums
+        value = self.read[("c", stage_key)] = (
+            sums.conversion(stage_key) if sums is not None else None
+        )
+        return value
+
+    @staticmethod
+    def changed(read: Mapping[TeamRead, float | None], sums: TeamSums | None) -> bool:
+        """Whether any value in ``read`` is not what ``sums`` says now."""
+        for (kind, key), value in read.items():
+            if sums is None:
+                now = None
+            elif kind == "w":
+                now = sums.win_rate()
+            else:
+                now = sums.conversion(key)
+            if now != value:
+                return True
+        return False
 
 
 _PAIRS = ("exits", "open_by_stage")

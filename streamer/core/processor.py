@@ -701,7 +701,7 @@ class Processor:
         kind = record.kind
         if kind == _SUMMARY:
             rep_id, summary = record.payload
-            reps.on_summary(rep_id, summary, partition)
+            reps.on_summary(rep_id, summary, partition, record.at)
         else:
             event = record.payload
             if kind == _ACTIVITY:

@@ -3,18 +3,32 @@
 :class:`RepEngine` owns, for the partitions of the rep-keyed topics assigned
 to this process, the rep states and the activity day buckets (two
 ``MutableMapping`` stores: Faust tables in a worker, dicts in a replay). It
-applies events and deal summaries, keeps a watermark per partition to tell
-late events, and judges the rep rules at every rule boundary that the
-partition's clock passes. It does no I/O and reads no clock.
+applies events and deal summaries and judges the rep rules at the rule boundaries
+that the partition's clock passes. It does no I/O and reads no clock.
 
-Team baselines: a partition computes its teams' :class:`TeamSums` at the
-boundary it judges; the other partitions' newest sums come from their
-snapshots (:class:`~streamer.core.deal_engine.SharedView`), so a team's baseline covers
-all its reps wherever they are processed.
+What is judged follows the events, not the length of history: the outcome of
+judging a rep at a boundary (alerts and the rep's episodes) is the very outcome of
+judging it at every boundary, but a rep is judged only at the boundaries where that
+outcome may differ from the last: the first after one of its events, the first
+after a window edge passes one of its moments (a touch, a deal's creation, exit or
+closing, a lead, a quota period), a moment a rule names as it judges
+(:meth:`~.rules.rep_rules.RepInputs.changes_at`: a pace crossing a line as a period
+goes by), the end of a rule's ``for`` or ``keep_firing_for``, and a change of a team
+value the rep's judging read. Judged at every boundary instead
+(``judge_every_boundary``), the same events give the same alerts: the tests hold
+one against the other.
+
+Team baselines: a partition keeps its teams' sums of what rules compare reps with
+(won and lost deals, stage exits: integers, so adding and taking away a rep's part
+is exact), updated as its reps' windows change; the other partitions' sums at the
+same boundary come from the shared view
+(:class:`~streamer.core.deal_engine.SharedView`), so a team's baseline covers all
+its reps wherever they are processed.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -24,7 +38,16 @@ from schemas import ActivityLogged, LeadConverted, LeadCreated, QuotaSet
 
 from ..settings import RulesSettings, Settings, rules_for_team
 from .deal_engine import RepPartitionSnapshot, SharedView
-from .figures import DealIndex, LeadIndex, RepFigures, TeamSums, Windows, rep_figures
+from .figures import (
+    DealIndex,
+    LeadIndex,
+    RepFigures,
+    TeamRead,
+    TeamReads,
+    TeamSums,
+    Windows,
+    rep_figures,
+)
 from .rules.alerting import AlertDraft
 from .rules.rep_rules import RepInputs, judge_rep
 from .state.activity import ActivityDay, TouchIndex, add_activity, bucket_key
@@ -45,6 +68,14 @@ __all__ = ["RepEngine"]
 _DEAL_RETENTION = 100 * DAY  # closed deals beyond the longest deal window (90 days)
 _LEAD_RETENTION = 35 * DAY
 _QUOTA_RETENTION = 400 * DAY
+_TEAM_WINDOW = 90 * DAY  # the window of the team baseline (RepFigures.win90)
+_FIGURE_WINDOWS = (7 * DAY, 30 * DAY, 60 * DAY, 90 * DAY)  # rep_figures' windows
+# a moment a rule names is waited for this much early, so rounding in its arithmetic
+# can never make the rep judged a boundary late
+_MARGIN = 60.0
+
+# a rep's part of its team's baseline: (team, won, lost, stage exits as (key, n, forward))
+_Part = tuple[str, int, int, tuple[tuple[str, int, int], ...]]
 
 
 class _RepIndexes:
@@ -85,6 +116,8 @@ class RepEngine:
         buckets: MutableMapping[str, ActivityDay],
         clocks: MutableMapping[str, float],
         view: SharedView,
+        *,
+        judge_every_boundary: bool = False,
     ) -> None:
         self.settings = settings
         self.reps = reps
@@ -92,19 +125,22 @@ class RepEngine:
         self.clocks = clocks  # per partition: the last rule boundary judged
         self.view = view
         self.interval = settings.rep_rules_interval_seconds
+        self.every_boundary = judge_every_boundary
         self.rep_ids: dict[int, set[str]] = {}
-        self.team_sums: dict[int, tuple[float, dict[str, TeamSums]]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
-        self._teams_cache: (
-            tuple[
-                float,
-                dict[int, dict[str, TeamSums]],
-                dict[str, Windows],
-                dict[str, TeamSums] | None,
-            ]
-            | None
-        ) = None
         self._indexes: dict[str, _RepIndexes] = {}  # derived from the stores, rebuilt at will
+        # --- the schedule (derived, not stored: a restarted worker judges every rep of a
+        # partition at its next boundary and schedules from there) ---
+        self._wake: dict[str, float] = {}  # rep -> the boundary it must be judged at, at the latest
+        self._heaps: dict[int, list[tuple[float, str]]] = {}  # per partition, lazily pruned
+        self._parts: dict[str, _Part] = {}  # rep -> its part of its team's baseline
+        self._sums: dict[int, dict[str, TeamSums]] = {}  # per partition: its reps' parts added
+        self._sums_at: dict[int, float] = {}  # the boundary ``_sums`` of a partition is at
+        self._reads: dict[str, tuple[int, str, dict[TeamRead, float | None]]] = {}
+        self._readers: dict[tuple[int, str], set[str]] = {}  # reps that read a team's values
+        self._seen: dict[tuple[int, str], TeamSums] = {}  # a team's total at the last boundary
+        self._round: tuple[float, dict[int, list[str]], dict[str, Windows]] | None = None
+        self._org_version = view.reps_version  # the org chart the schedule has seen
         rules = settings.rules
         windows = [
             rules.activity_drop.window_days + 7 * rules.activity_drop.baseline_weeks,
@@ -123,6 +159,32 @@ class RepEngine:
                 )
             )
         self.bucket_retention = (max(windows) + 1) * DAY
+        self._offsets = self._window_offsets()
+
+    def _window_offsets(self) -> tuple[float, ...]:
+        """Every length by which a window the rules or the figures read ends before
+        ``as_of`` or starts before it: a moment ``t`` of a rep changes a window at ``t +
+        offset`` for one of these."""
+        found = {0.0, *_FIGURE_WINDOWS}
+        for rules in [self.settings.rules, *(self.rules_for(t) for t in self.settings.teams)]:
+            drop = rules.activity_drop
+            barometer = rules.activity_barometer
+            leads = rules.leads_uncontacted
+            found.update(
+                d * DAY
+                for d in (
+                    rules.low_contact_rate.window_days,
+                    drop.window_days,
+                    drop.window_days + 7 * drop.baseline_weeks,
+                    rules.conversion_drop.window_days,
+                    rules.win_rate_outlier.window_days,
+                    barometer.window_days,
+                    barometer.history_days,
+                    leads.window_days,
+                    leads.within_days,
+                )
+            )
+        return tuple(sorted(found))
 
     # --- ownership -------------------------------------------------------------------
     @property
@@ -130,6 +192,8 @@ class RepEngine:
         return set(self.rep_ids)
 
     def assign(self, partitions: Iterable[int]) -> int:
+        """Take partitions over (their reps are in the stores): every rep of them is
+        judged at its next boundary, which schedules it from there."""
         wanted = set(partitions) - self.owned
         if not wanted:
             return 0
@@ -139,6 +203,7 @@ class RepEngine:
         for state in list(self.reps.values()):
             if state.partition in wanted:
                 self.rep_ids[state.partition].add(state.rep_id)
+                self._due(state.rep_id, state.partition, -math.inf)
                 count += 1
         return count
 
@@ -146,8 +211,36 @@ class RepEngine:
         for partition in partitions:
             for rep_id in self.rep_ids.pop(partition, ()):
                 self._indexes.pop(rep_id, None)
-            self.team_sums.pop(partition, None)
-        self._teams_cache = None
+                self._wake.pop(rep_id, None)
+                self._parts.pop(rep_id, None)
+                self._reads.pop(rep_id, None)
+            self._heaps.pop(partition, None)
+            self._sums.pop(partition, None)
+            self._sums_at.pop(partition, None)
+            for key in [k for k in (*self._readers, *self._seen) if k[0] == partition]:
+                self._readers.pop(key, None)
+                self._seen.pop(key, None)
+        self._round = None
+
+    def org_changed(self) -> None:
+        """The org chart changed (a rep's team, perhaps): every rep is judged at its next
+        boundary, with its team as the chart now says."""
+        for partition, rep_ids in self.rep_ids.items():
+            for rep_id in rep_ids:
+                self._due(rep_id, partition, -math.inf)
+
+    def _due(self, rep_id: str, partition: int, boundary: float) -> None:
+        """Judge the rep at ``boundary`` at the latest (at once when it has passed)."""
+        if boundary < self._wake.get(rep_id, math.inf):
+            self._wake[rep_id] = boundary
+            heapq.heappush(self._heaps.setdefault(partition, []), (boundary, rep_id))
+
+    def _changed(self, rep_id: str, partition: int, at: float) -> None:
+        """Something of the rep happened at ``at``: judged at the first boundary after it."""
+        if at == -math.inf:  # (``-inf // interval`` is nan)
+            self._due(rep_id, partition, at)
+        else:
+            self._due(rep_id, partition, (at // self.interval + 1) * self.interval)
 
     def rules_for(self, team_id: str | None) -> RulesSettings:
         if team_id not in self._rules:
@@ -197,6 +290,7 @@ class RepEngine:
             new = note_lead_touch(new, event.lead_id, at)
         if new is not state:
             self._put_rep(new)
+        self._changed(rep_id, partition, at)
         return True
 
     def on_lead(self, event: LeadCreated | LeadConverted, partition: int) -> bool:
@@ -205,6 +299,7 @@ class RepEngine:
         new, changed = apply_lead(self.reps.get(event.rep_id), event, partition)
         if changed:
             self._put_rep(new)
+            self._changed(event.rep_id, partition, to_epoch(event.occurred_at))
         return changed
 
     def on_quota(self, event: QuotaSet, partition: int) -> bool:
@@ -213,19 +308,28 @@ class RepEngine:
         new, changed = apply_quota(self.reps.get(event.rep_id), event, partition)
         if changed:
             self._put_rep(new)
+            self._changed(event.rep_id, partition, to_epoch(event.occurred_at))
         return changed
 
-    def on_summary(self, rep_id: str, summary: DealSummary, partition: int) -> bool:
+    def on_summary(
+        self, rep_id: str, summary: DealSummary, partition: int, at: float = -math.inf
+    ) -> bool:
+        """A deal summary, sent at ``at`` (the moment of the deal's event; unknown: the
+        rep is judged at the next boundary)."""
         if partition not in self.rep_ids:
             self.assign([partition])
         new, changed = apply_summary(self.reps.get(rep_id), rep_id, summary, partition)
         if changed:
             self._put_rep(new)
+            self._changed(rep_id, partition, at)
         return changed
 
     def snapshot(self, partition: int) -> RepPartitionSnapshot:
-        as_of, teams = self.team_sums.get(partition, (None, {}))
-        return RepPartitionSnapshot(partition, as_of, teams)
+        """The partition's teams' sums as of its last judged boundary (KPIs of the teams)."""
+        as_of = self.clocks.get(str(partition))
+        if as_of is None:
+            return RepPartitionSnapshot(partition, None, {})
+        return RepPartitionSnapshot(partition, as_of, self.local_team_sums(partition, as_of))
 
     # --- judging ---------------------------------------------------------------------
     def boundary(self, now: float) -> float:
@@ -275,64 +379,148 @@ class RepEngine:
     def _convert(self, amount: float, currency: str | None) -> float:
         return self.settings.to_reporting(amount, currency)[0]
 
-    def local_team_sums(
-        self, partition: int, as_of: float, windows: dict[str, Windows] | None = None
-    ) -> dict[str, TeamSums]:
+    def local_team_sums(self, partition: int, as_of: float) -> dict[str, TeamSums]:
+        """The partition's teams' sums at ``as_of``, every figure, from its reps' state."""
         sums: dict[str, TeamSums] = {}
         for rep_id in sorted(self.rep_ids.get(partition, ())):
             state = self.rep(rep_id)
             if state is None or state.first_seen is None or state.first_seen >= as_of:
                 continue
-            w = self.windows(state, as_of)
-            if windows is not None:
-                windows[rep_id] = w
             team = self.team_of(state) or ""
-            sums.setdefault(team, TeamSums()).add_rep(rep_figures(w, as_of))
+            sums.setdefault(team, TeamSums()).add_rep(self.figures(state, as_of))
         return sums
 
     def local_sums_at(self, as_of: float) -> dict[int, dict[str, TeamSums]]:
-        """This process's partitions' team sums at a boundary (computed once per boundary,
-        with the windows the judging then reuses). What a partition publishes for the
-        others to judge the same boundary with."""
-        if self._teams_cache is None or self._teams_cache[0] != as_of:
-            windows: dict[str, Windows] = {}
-            local: dict[int, dict[str, TeamSums]] = {}
-            for partition in sorted(self.rep_ids):
-                local[partition] = self.local_team_sums(partition, as_of, windows)
-                self.team_sums[partition] = (as_of, local[partition])
-            self._teams_cache = (as_of, local, windows, None)
-        return self._teams_cache[1]
+        """This process's partitions' team baselines at a boundary (:meth:`TeamSums.baseline`):
+        what a partition publishes for the others to judge the same boundary with.
 
-    def teams_at(self, as_of: float) -> tuple[dict[str, TeamSums], dict[str, Windows]]:
-        """Every team's sums at a boundary: this process's partitions computed at that very
-        boundary, plus every other partition's sums at the same boundary (from the shared
+        Takes the partitions judged before ``as_of`` there: the reps due at it are found and
+        their parts of the baselines brought up to it (once per boundary; the judging of
+        the boundary then goes on from there). A partition already judged past it (taken
+        over from another process, this one is behind) has its sums worked out anew.
+        """
+        if self._round is None or self._round[0] != as_of:
+            self._start_round(as_of)
+        local: dict[int, dict[str, TeamSums]] = {}
+        for partition in sorted(self.rep_ids):
+            at = self._sums_at.get(partition)
+            if at == as_of or (
+                # judged up to ``as_of`` with no rep due since the sums were brought up
+                at is not None
+                and self.clocks.get(str(partition)) == as_of
+                and self._next_due(partition) > as_of
+            ):
+                local[partition] = self._sums.get(partition, {})
+            else:
+                local[partition] = {
+                    team: sums.baseline()
+                    for team, sums in self.local_team_sums(partition, as_of).items()
+                }
+        return local
+
+    def _start_round(self, as_of: float) -> None:
+        """The reps due at ``as_of`` in the partitions not yet judged there, and their parts
+        of the team baselines brought up to it."""
+        interval = self.interval
+        if self._org_version != self.view.reps_version:
+            self._org_version = self.view.reps_version
+            self.org_changed()
+        due: dict[int, list[str]] = {}
+        windows: dict[str, Windows] = {}
+        for partition in sorted(self.rep_ids):
+            judged = self.clocks.get(str(partition))
+            if judged is not None and judged >= as_of:
+                continue
+            heap = self._heaps.get(partition)
+            found: set[str] = set()
+            if self.every_boundary:
+                found.update(self.rep_ids[partition])
+            while heap and heap[0][0] <= as_of:
+                moment, rep_id = heapq.heappop(heap)
+                if self._wake.get(rep_id) == moment:
+                    del self._wake[rep_id]
+                    found.add(rep_id)
+            sums = self._sums.setdefault(partition, {})
+            taken: list[str] = []
+            for rep_id in sorted(found):
+                state = self.rep(rep_id)
+                if state is None or state.first_seen is None or state.first_seen >= as_of:
+                    # not judged yet (nothing before the boundary): again when it is
+                    if state is not None and state.first_seen is not None:
+                        self._due(rep_id, partition, (state.first_seen // interval + 1) * interval)
+                    self._set_part(rep_id, sums, None)
+                    continue
+                taken.append(rep_id)
+                w = windows[rep_id] = self.windows(state, as_of)
+                win = w.deals(as_of - _TEAM_WINDOW, as_of)
+                exits = tuple((k, n, f) for k, (n, f) in win.exits.items())
+                self._set_part(rep_id, sums, (self.team_of(state) or "", win.won, win.lost, exits))
+            due[partition] = taken
+            self._sums_at[partition] = as_of
+        self._round = (as_of, due, windows)
+
+    def _set_part(self, rep_id: str, sums: dict[str, TeamSums], part: _Part | None) -> None:
+        """Replace the rep's part of its partition's team baselines."""
+        old = self._parts.get(rep_id)
+        if old == part:
+            return
+        if old is not None:
+            total = sums[old[0]]
+            total.won -= old[1]
+            total.lost -= old[2]
+            for key, n, forward in old[3]:
+                entry = total.exits[key]
+                entry[0] -= n
+                entry[1] -= forward
+                if entry[0] == 0 and entry[1] == 0:
+                    del total.exits[key]
+            total.reps -= 1
+            if total.reps == 0:
+                del sums[old[0]]
+        if part is None:
+            self._parts.pop(rep_id, None)
+            return
+        self._parts[rep_id] = part
+        team = sums.get(part[0])
+        if team is None:
+            team = sums[part[0]] = TeamSums()
+        team.reps += 1
+        team.won += part[1]
+        team.lost += part[2]
+        for key, n, forward in part[3]:
+            pair = team.exits.get(key)
+            if pair is None:
+                pair = team.exits[key] = [0, 0]
+            pair[0] += n
+            pair[1] += forward
+
+    def teams_at(self, as_of: float) -> dict[str, TeamSums]:
+        """Every team's baseline at a boundary: this process's partitions at that very
+        boundary, plus every other partition's at the same boundary (from the shared
         view: the caller waits until they are there, see Processor).
 
         Figures at a boundary only count what happened before it, so every rep of a team
         is compared with the same baseline, wherever and whenever it is judged.
         """
-        self.local_sums_at(as_of)
-        assert self._teams_cache is not None
-        _, local, windows, total = self._teams_cache
-        if total is None:
-            total = {}
-            parts: list[Mapping[str, TeamSums]] = list(local.values())
-            remote = {p for p, _ in self.view.team_sums if p not in local}
-            for partition in sorted(remote):
-                found = self.view.team_sums_at(partition, as_of)
-                if found is not None:
-                    parts.append(found)
-            for part in parts:
-                for team, sums in part.items():
-                    total.setdefault(team, TeamSums()).add(sums)
-            self._teams_cache = (as_of, local, windows, total)
+        local = self.local_sums_at(as_of)
+        total: dict[str, TeamSums] = {}
+        parts: list[Mapping[str, TeamSums]] = list(local.values())
+        remote = {p for p, _ in self.view.team_sums if p not in local}
+        for partition in sorted(remote):
+            found = self.view.team_sums_at(partition, as_of)
+            if found is not None:
+                parts.append(found)
+        for part in parts:
+            for team, sums in part.items():
+                total.setdefault(team, TeamSums()).add(sums.baseline())
+        if remote:
             # keep what any partition here may still judge: one taken over from another
             # process walks boundaries from its own clock, behind this one
             oldest = self.judged_until(self.rep_ids)
             keep_from = min(as_of, oldest if oldest is not None else as_of) - DAY
             for key in [k for k in self.view.team_sums if k[1] < keep_from]:
                 del self.view.team_sums[key]
-        return total, windows
+        return total
 
     def judged_until(self, partitions: Iterable[int]) -> float | None:
         """The last boundary every one of ``partitions`` has been judged at (None: one
@@ -351,7 +539,7 @@ class RepEngine:
             self.clocks.setdefault(str(partition), moment)
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
-        """Judge every rep of the partition at every boundary up to ``now``; prune old state.
+        """Judge the partition's reps at every boundary up to ``now``; prune old state.
 
         Idempotent: boundaries already judged are not judged again.
         """
@@ -359,45 +547,157 @@ class RepEngine:
 
     def on_ticks(self, partitions: Iterable[int], now: float) -> list[AlertDraft]:
         """:meth:`on_tick` for several partitions at once, boundary by boundary (so each
-        boundary's team sums are computed once, however many partitions judge it)."""
+        boundary's team baselines are worked out once, however many partitions judge it).
+
+        Boundaries where no rep is due are passed over when no other process tells team
+        sums (nothing can change at them then); with other processes' sums each boundary
+        is taken in turn, since a change of theirs can make a rep here due.
+        """
         partitions = sorted(partitions)
         self.assign(partitions)
         last = self.boundary(now)
-        pending: dict[float, list[str]] = {}
+        interval = self.interval
+        clocks = self.clocks
         for partition in partitions:
-            judged = self.clocks.get(str(partition))
-            for rep_id in sorted(self.rep_ids[partition]):
-                state = self.rep(rep_id)
-                first = self._first_boundary(state, judged) if state is not None else None
-                if first is None or first > last:
-                    continue
-                steps = int(round((last - first) / self.interval))
-                for i in range(steps + 1):
-                    pending.setdefault(first + i * self.interval, []).append(rep_id)
+            if clocks.get(str(partition)) is None:
+                # never judged: from the first boundary any of its reps is judged at
+                firsts = [
+                    self._first_boundary(state, None)
+                    for state in map(self.rep, self.rep_ids[partition])
+                    if state is not None
+                ]
+                first = min((f for f in firsts if f is not None), default=math.inf)
+                clocks[str(partition)] = min(first - interval, last)
+        stepwise = self.every_boundary or bool(self.view.team_sums)
         drafts: list[AlertDraft] = []
-        for as_of in sorted(pending):
-            teams, windows = self.teams_at(as_of)
-            for rep_id in pending[as_of]:
-                state = self.rep(rep_id)
-                assert state is not None
-                team = self.team_of(state)
-                inputs = RepInputs(
-                    state=state,
-                    w=windows.get(rep_id) or self.windows(state, as_of),
-                    as_of=as_of,
-                    rules=self.rules_for(team),
-                    team=teams.get(team or ""),
-                )
-                new, found = judge_rep(inputs, team)
-                drafts.extend(found)
-                new = self._pruned(new, as_of)
-                if new is not state and new != state:
-                    self._put_rep(new)
-        for partition in partitions:
-            judged = self.clocks.get(str(partition))
-            if last > (judged if judged is not None else -math.inf):
-                self.clocks[str(partition)] = last
+        while True:
+            behind = [p for p in partitions if clocks[str(p)] < last]
+            if not behind:
+                break
+            if stepwise:
+                as_of = min(clocks[str(p)] + interval for p in behind)
+            else:
+                as_of = min(max(clocks[str(p)] + interval, self._next_due(p)) for p in behind)
+            as_of = min(as_of, last)
+            drafts.extend(self._judge_round(behind, as_of))
+            for partition in behind:
+                if clocks[str(partition)] < as_of:
+                    clocks[str(partition)] = as_of
         return drafts
+
+    def _next_due(self, partition: int) -> float:
+        """The earliest boundary a rep of the partition is due at (inf: none)."""
+        heap = self._heaps.get(partition)
+        while heap and self._wake.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # an entry an earlier one replaced, or one already taken
+        return heap[0][0] if heap else math.inf
+
+    def _judge_round(self, partitions: list[int], as_of: float) -> list[AlertDraft]:
+        """Judge, at ``as_of``, the reps of ``partitions`` that are due there, and those
+        whose team values read at their last judging are not the team's values now."""
+        teams = self.teams_at(as_of)
+        assert self._round is not None and self._round[0] == as_of
+        _, due, windows = self._round
+        drafts: list[AlertDraft] = []
+        for partition in partitions:
+            if partition not in due:
+                continue  # judged at or past ``as_of`` already
+            reps = set(due.pop(partition))
+            # Every reader's values are the team's as of the last boundary judged here (it
+            # was judged again where they changed), so only teams whose sums changed since
+            # can have readers to judge again.
+            keys = {team for (p, team) in self._seen if p == partition} | set(teams)
+            for team in keys:
+                key = (partition, team)
+                total = teams.get(team)
+                seen = self._seen.get(key)
+                if _same_baseline(seen, total):
+                    continue
+                if total is None:
+                    self._seen.pop(key, None)
+                else:
+                    self._seen[key] = total.baseline()
+                for rep_id in self._readers.get(key, ()):
+                    if rep_id not in reps and TeamReads.changed(self._reads[rep_id][2], total):
+                        reps.add(rep_id)
+            for rep_id in sorted(reps):
+                state = self.rep(rep_id)
+                if state is None or state.first_seen is None or state.first_seen >= as_of:
+                    continue
+                w = windows.get(rep_id) or self.windows(state, as_of)
+                drafts.extend(self._judge(partition, state, w, as_of, teams))
+        return drafts
+
+    def _judge(
+        self,
+        partition: int,
+        state: RepState,
+        w: Windows,
+        as_of: float,
+        teams: Mapping[str, TeamSums],
+    ) -> list[AlertDraft]:
+        """Judge one rep at ``as_of``; keep its new state and schedule its next judging."""
+        team = self.team_of(state)
+        key = team or ""
+        reads = TeamReads(teams.get(key))
+        inputs = RepInputs(state=state, w=w, as_of=as_of, rules=self.rules_for(team), team=reads)
+        new, found = judge_rep(inputs, team)
+        new = self._pruned(new, as_of)
+        if new is not state and new != state:
+            self._put_rep(new)
+        rep_id = state.rep_id
+        old = self._reads.pop(rep_id, None)
+        if old is not None:
+            readers = self._readers.get((old[0], old[1]))
+            if readers is not None:
+                readers.discard(rep_id)
+        if reads.read:
+            self._reads[rep_id] = (partition, key, reads.read)
+            self._readers.setdefault((partition, key), set()).add(rep_id)
+        self._due(rep_id, partition, self._next_judging(new, w, as_of, inputs.moments))
+        return found
+
+    def _next_judging(
+        self, state: RepState, w: Windows, as_of: float, moments: list[float]
+    ) -> float:
+        """The first boundary after ``as_of`` where judging the rep may come out otherwise
+        than at ``as_of`` with no new event: a window edge passing one of its moments, a
+        moment its rules named, the end of a ``for`` or ``keep_firing_for``, a pruning."""
+        interval = self.interval
+        if self.every_boundary:
+            return as_of + interval
+        deal_next = w.deal_index.next_moment
+        lead_next = w.lead_index.next_moment
+        touch_next = w.touch_index.next_moment
+        others = sorted(
+            [
+                *([state.first_seen] if state.first_seen is not None else []),
+                *(m for q in state.quotas.values() for m in (q.period_start, q.period_end)),
+            ]
+        )
+        edge = math.inf
+        for offset in self._offsets:
+            since = as_of - offset
+            first = min(deal_next(since), lead_next(since), touch_next(since))
+            for moment in others:
+                if moment >= since:
+                    first = min(first, moment)
+                    break
+            edge = min(edge, first + offset)
+        named = [m - _MARGIN for m in moments]
+        rules = self.rules_for(self.team_of(state))
+        for name, since in state.pending.items():
+            named.append(since + getattr(rules, name).for_seconds)
+        for name, episode in state.episodes.items():
+            if episode.false_since is not None:
+                named.append(episode.false_since + getattr(rules, name).keep_firing_for_seconds)
+        index = self._indexes.get(state.rep_id)
+        if index is not None and index.prune_at != -math.inf:
+            named.append(index.prune_at)
+        soonest = min([edge, *named])
+        if soonest == math.inf:
+            return math.inf
+        return max(as_of + interval, math.floor(soonest / interval) * interval)
 
     def _pruned(self, state: RepState, as_of: float) -> RepState:
         """The state without what no window reaches any more (and its old buckets deleted)."""
@@ -464,3 +764,9 @@ class RepEngine:
             return state
         days = tuple(d for d in state.bucket_days if d not in old_days)
         return replace(state, bucket_days=days, deals=deals, leads=leads, quotas=quotas)
+
+
+def _same_baseline(a: TeamSums | None, b: TeamSums | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.won == b.won and a.lost == b.lost and a.exits == b.exits

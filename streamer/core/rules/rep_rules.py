@@ -13,10 +13,10 @@ for the rule's ``keep_firing_for``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ...settings import RulesSettings
-from ..figures import TeamSums, Windows, ratio
+from ..figures import TeamReads, Windows, ratio
 from ..state.rep import RepEpisode, RepState
 from ..timeutil import DAY, iso
 from .alerting import AlertDraft, Number, Severity
@@ -74,11 +74,25 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class RepInputs:
+    """What a rep's judging at ``as_of`` reads.
+
+    A rule reads the rep through ``w`` (windows ending at ``as_of``) and its team through
+    ``team`` (which records what was read). Whatever else makes its verdict change as
+    time passes, with no new event and no window edge passing, it says with
+    :meth:`changes_at`: the engine judges the rep again no later than that (see
+    :class:`~streamer.core.rep_engine.RepEngine`).
+    """
+
     state: RepState
     w: Windows
     as_of: float
     rules: RulesSettings
-    team: TeamSums | None
+    team: TeamReads
+    moments: list[float] = field(default_factory=list)
+
+    def changes_at(self, moment: float) -> None:
+        """The verdict may change at ``moment`` by time passing alone."""
+        self.moments.append(moment)
 
 
 def _r(value: float | None, digits: int = 3) -> float | None:
@@ -92,10 +106,19 @@ def _count(n: int, one: str, many: str) -> str:
 def quota_pace(x: RepInputs) -> Verdict | None:
     rule = x.rules.quota_pace
     progress = x.w.quota(x.as_of)
-    if progress is None or progress.elapsed < rule.min_elapsed or progress.pace is None:
+    if progress is None:
         return None
-    severity: Severity = "critical" if progress.pace < rule.critical_ratio else "warning"
     q = progress.quota
+    length = q.period_end - q.period_start
+    if progress.elapsed < rule.min_elapsed or progress.pace is None:
+        x.changes_at(q.period_start + rule.min_elapsed * length)
+        return None
+    # the pace falls as the period goes by: it crosses each line once, when the elapsed
+    # share reaches attainment / line
+    for line in (rule.warning_ratio, rule.critical_ratio):
+        if line > 0 and progress.pace >= line:
+            x.changes_at(q.period_start + progress.attainment / line * length)
+    severity: Severity = "critical" if progress.pace < rule.critical_ratio else "warning"
     holds = progress.pace < rule.warning_ratio
     unit = "deals" if q.metric == "deals" else ""
     reached = (
@@ -188,13 +211,13 @@ def activity_drop(x: RepInputs) -> Verdict | None:
 
 def conversion_drop(x: RepInputs) -> Verdict | None:
     rule = x.rules.conversion_drop
-    if x.team is None:
-        return None
     w = x.w.deals(x.as_of - rule.window_days * DAY, x.as_of)
     worst: tuple[float, str, int, float, float] | None = None
     for stage, (n, fwd) in sorted(w.exits.items()):
+        if n < rule.min_exits:
+            continue
         team_rate = x.team.conversion(stage)
-        if n < rule.min_exits or team_rate is None or team_rate == 0:
+        if team_rate is None or team_rate == 0:
             continue
         rate = fwd / n
         score = rate / team_rate
@@ -235,7 +258,7 @@ def win_rate_outlier(x: RepInputs) -> Verdict | None:
     if w.closed < rule.min_closed:
         return None
     rate = w.won / w.closed
-    team_rate = x.team.win_rate() if x.team is not None else None
+    team_rate = x.team.win_rate()
 
     def metrics() -> dict[str, Number]:
         return {"win_rate": _r(rate), "team_win_rate": _r(team_rate), "closed": w.closed}
@@ -335,6 +358,11 @@ def activity_barometer(x: RepInputs) -> Verdict | None:
     needed = remaining / size / win_rate / weeks_left * (rule.window_days / 7)
     created = x.w.deals(x.as_of - rule.window_days * DAY, x.as_of).created
     holds = created < needed
+    if not holds:
+        # what is needed grows as the weeks left shrink: it passes ``created`` when they
+        # are down to remaining / size / win rate * (window / 7) / created
+        weeks = remaining / size / win_rate * (rule.window_days / 7) / created
+        x.changes_at(q.period_end - weeks * 7 * DAY)
     return Verdict(
         holds,
         "warning",

@@ -348,6 +348,18 @@ class TouchIndex:
             a, b, c, d = a + da, b + db, c + dc, d + dd
         return Touches(a, b, c, d)
 
+    def next_moment(self, at: float) -> float:
+        """The first hour moment at or after ``at`` that holds a touch (inf: none); what
+        windows over these touches change at as ``at`` moves on."""
+        i = bisect_right(self.ends, at)  # the first day ending after ``at``
+        while i < len(self.sums):
+            moments = self.sums[i].moments
+            j = bisect_left(moments, at)
+            if j < len(moments):
+                return moments[j]
+            i += 1
+        return math.inf
+
 
 def _day_of(bucket: ActivityDay) -> float:
     return bucket.day
