@@ -17,7 +17,7 @@ against a batch computation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -266,33 +266,27 @@ def _merge_marks(marks: tuple[StageMark, ...], new: StageMark) -> tuple[StageMar
 
 
 def _merge_attributes(
-    attributes: Mapping[str, tuple[Any, float, str]],
-    values: Iterable[tuple[str, Any]],
-    stamp: Stamp,
+    attributes: Mapping[str, tuple[Any, float, str]], event: DealEvent, stamp: Stamp
 ) -> Mapping[str, tuple[Any, float, str]]:
+    """The registers with the values ``event`` carries (None: not given) that are newer
+    than what they hold; ``attributes`` itself when none is (no copy for a repeat)."""
+    # a model's fields are in its __dict__; getattr of one a model lacks (``reason``
+    # but on deal.lost) costs pydantic an exception
+    fields = event.__dict__
     merged: dict[str, tuple[Any, float, str]] | None = None
-    for name, value in values:
+    for name in _ATTRIBUTES:
+        value = fields.get(name)
         if value is None:
             continue
         current = attributes.get(name)
         if current is not None and (current[1], current[2]) >= stamp:
             continue
+        if not isinstance(value, str | float | int):
+            value = _json_value(value)
         if merged is None:
             merged = dict(attributes)
         merged[name] = (value, stamp[0], stamp[1])
     return attributes if merged is None else merged
-
-
-def _event_attributes(event: DealEvent) -> Iterable[tuple[str, Any]]:
-    """The register values an event carries (None: not given)."""
-    # a model's fields are in its __dict__; getattr of one a model lacks (``reason``
-    # but on deal.lost) costs pydantic an exception
-    fields = event.__dict__
-    for name in _ATTRIBUTES:
-        value = fields.get(name)
-        if value is not None and not isinstance(value, str | float | int):
-            value = _json_value(value)
-        yield name, value
 
 
 def _json_value(value: Any) -> Any:
@@ -319,7 +313,7 @@ def apply_deal_event(
     kind = event.event_type
     if kind != "deal.updated":
         marks = _merge_marks(marks, StageMark(at, event_id, _stage_after(event)))
-    attributes = _merge_attributes(state.attributes, _event_attributes(event), (at, event_id))
+    attributes = _merge_attributes(state.attributes, event, (at, event_id))
     created_at = state.created_at
     if kind == "deal.created" and (created_at is None or at < created_at):
         created_at = at
