@@ -249,7 +249,7 @@ def _reason_class(reason: str) -> str:
 def _lines(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         for line in handle:
-            if line.strip():
+            if not line.isspace():  # (a line read is never empty; strip() would copy it)
                 yield line
 
 
