@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..timeutil import DAY
-from .deal import DealState, Visit
+from .deal import CLOSED_STAGES, DealState, Visit
 
 __all__ = [
     "StageDays",
@@ -103,7 +103,17 @@ class StageStats:
             self.add(old, -1)
             self.add(new, 1)
             return
-        if old.marks is new.marks:
+        before, after = old.marks, new.marks
+        if before is after:
+            return
+        if before and len(after) == len(before) + 1 and after[:-1] == before:
+            # the usual move: one mark after the others, which ends the stay it leaves
+            # (if it leaves one) and changes no other
+            stage, move = before[-1].stage, after[-1]
+            if move.stage != stage and stage not in CLOSED_STAGES:
+                entered = old.entered_at
+                assert entered is not None  # (a deal with marks has entered its stage)
+                self._add_visits(new.pipeline, (Visit(stage, entered, move.at),), 1)
             return
         gone, came = old.visits(), new.visits()
         for visit in list(came):
