@@ -132,15 +132,20 @@ async def write_changelog(settings: Any, deals: dict[str, DealState]) -> None:
 
 def _indexed_partitions(worker: WorkerProcess, since: int) -> set[int]:
     """The deal partitions the worker has indexed, from the ``deals_indexed`` lines of its
-    (JSON) log after byte ``since``. The worker no longer ticks per deal partition (its
+    log after byte ``since`` (a JSON record, behind whatever prefix the log handler writes
+    before it). The worker no longer ticks per deal partition (its
     ``salespulse_ticks_total`` counts rep partitions only), so the log line is the signal."""
     indexed: set[int] = set()
     with open(worker.log_path, "rb") as log:
         log.seek(since)
         for line in log:
-            if b'"deals_indexed"' not in line or not line.startswith(b"{"):
+            start = line.find(b"{")
+            if b'"deals_indexed"' not in line or start < 0:
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line[start:])
+            except ValueError:
+                continue
             if record.get("event") == "deals_indexed":
                 indexed.update(record.get("partitions", ()))
     return indexed
