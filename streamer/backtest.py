@@ -191,6 +191,7 @@ def run_backtest(
     for message in sorted(messages, key=lambda m: m["emitted_at"]):  # RFC 3339 UTC: sorts
         inbox.feed(message)
     inbox.finish(population.end)
+    told = inbox.first_told
     names = rule_names()
     weeks, weekly = weekly_firings(names, changes, population)
     s = replay.summary
@@ -206,8 +207,8 @@ def run_backtest(
             "late": s.late,
             "rejected": sum(s.rejected.values()),
         },
-        rules=figures(names, changes, facts.outcomes, population, flap_seconds),
-        overall=overall(changes, population, flap_seconds),
+        rules=figures(names, changes, facts.outcomes, population, flap_seconds, told),
+        overall=overall(changes, population, flap_seconds, told),
         weeks=weeks,
         weekly=weekly,
         disabled=[n for n in names if not getattr(settings.rules, n).enabled],
@@ -242,6 +243,7 @@ def _notifications(inbox: Inbox, population: Population) -> dict[str, Any]:
             for rule in rules
         },
         "withheld": dict(sorted(withheld.items())),
+        "left_out_of_digests": dict(sorted(inbox.left_out.items())),
     }
 
 
@@ -299,11 +301,15 @@ COLUMNS = (
     ("/rep/week", ">"),
     ("/mgr/day", ">"),
     ("flaps", ">"),
+    ("msg flaps", ">"),
+    ("told", ">"),
     ("told flaps", ">"),
     ("median episode", ">"),
     ("lift", ">"),
     ("lost alerted", ">"),
     ("lead time", ">"),
+    ("lost told", ">"),
+    ("told lead", ">"),
 )
 
 
@@ -316,11 +322,15 @@ def _row(rule: str, label: str, f: RuleFigures | dict[str, Any], off: bool) -> l
         _num(get("firings_per_rep_week")),
         _num(get("firings_per_manager_day")),
         _pct(get("flap_share")),
+        _pct(get("message_flap_share")),
+        "–" if get("told_episodes") is None else f"{get('told_episodes'):,}/{get('episodes'):,}",
         _pct(get("told_flap_share")),
         _days(get("median_episode_days")),
         _num(get("lift")),
         _pct(get("lost_alerted_share")),
         _days(get("median_lead_days")),
+        _pct(get("lost_told_share")),
+        _days(get("median_told_lead_days")),
     ]
 
 
@@ -366,13 +376,18 @@ def table(file: str, flap_minutes: float, runs: Sequence[BacktestRun]) -> str:
         textwrap.wrap(
             "firings: firing messages; /rep/week, /mgr/day: per rep seen and week, per manager "
             f"and day; flaps: share of episodes shorter than {flap_minutes:g} minutes (from when "
-            "the condition began); told flaps: the same from the first firing message (with a "
-            "rule's for, that comes later), what a manager experiences; both end an episode "
-            "when its condition stopped holding (resolved_at), however long a keep_firing_for "
-            "held back the resolution; median episode: of the episodes that ended. Deal "
-            "rules, on the deals that closed: lift = "
+            "the condition began); msg flaps: the same from the first firing message on the "
+            "alerts topic (with a rule's for, that comes later); told: episodes a manager "
+            "received a notification about, of all episodes (the notifications below: a "
+            "digest tells when it goes out, and leaves out episodes that opened and closed "
+            "while it gathered); told flaps: share of the told episodes over within the flap "
+            "time of their first notification, what a manager experiences. All end an "
+            "episode when its condition stopped holding (resolved_at), however long a "
+            "keep_firing_for held back the resolution; median episode: of the episodes that "
+            "ended. Deal rules, on the deals that closed: lift = "
             "P(lost | alerted before the close) / P(lost); lost alerted: share of lost deals "
-            "alerted before they closed; lead time: median from the first alert to the loss.",
+            "alerted before they closed; lead time: median from the first alert to the loss; "
+            "lost told, told lead: the same from the first notification to a manager.",
             width=100,
         )
     )
@@ -405,6 +420,9 @@ def table(file: str, flap_minutes: float, runs: Sequence[BacktestRun]) -> str:
         withheld = sum(n["withheld"].values())
         if withheld:
             line_ += f"; {withheld:,} episodes written but told to nobody (old news)"
+        left_out = sum(n.get("left_out_of_digests", {}).values())
+        if left_out:
+            line_ += f"; {left_out:,} left out of digests (opened and closed while it gathered)"
         out.append(line_)
     return "\n".join(out)
 

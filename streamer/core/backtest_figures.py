@@ -13,15 +13,24 @@ Definitions (the README's backtest section says the same in words):
   started. The flap share counts the episodes whose length is known to be
   below or above that: ended ones, and open ones already longer. With a
   rule's ``for``, ``started_at`` is when its condition began and the firing
-  comes ``for`` later, so the *told-flap* share says the same from the first
-  firing message on: episodes over less than ``flap_seconds`` after people
-  could first hear of them;
+  comes ``for`` later, so the *message-flap* share says the same from the first
+  firing message on sales.alerts;
+- what people are told is what counts as told: ``told`` gives, per episode,
+  when a person first received a notification about it (at once, or when the
+  digest holding it went out; :class:`streamer.notify.inbox.Inbox`). The
+  *told episodes* are those; the *told-flap* share is the share of them over
+  (at ``resolved_at``) less than ``flap_seconds`` after that first notification,
+  judged as the flap share is (an episode told after it ended counts as a flap);
 - for a deal rule, on the deals that closed in the events (the last
   ``deal.won`` or ``deal.lost`` of each): a deal is *alerted* when a firing
   about it was emitted before it closed, that is when a manager could still
   have acted. ``lift`` is P(lost | alerted) / P(lost): above 1 the alert points
   at deals at risk, at 1 it tells nothing. The lead time is the time from the
-  first such firing to the close, over the alerted deals that were lost.
+  first such firing to the close, over the alerted deals that were lost. The
+  same by what people were told: a deal is *told* when a notification about one
+  of the rule's episodes on it reached a person before it closed; ``told_lift``,
+  the share of lost deals told (``lost_told_share``) and the median lead time
+  from the first notification to the loss (``median_told_lead_days``).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from schemas import Alert
@@ -137,6 +146,8 @@ class RuleFigures:
     flaps: int
     flap_share: float | None
     median_episode_days: float | None
+    message_flap_share: float | None = None
+    told_episodes: int | None = None
     told_flap_share: float | None = None
     deal_rule: bool = False
     closed_deals: int | None = None
@@ -149,6 +160,9 @@ class RuleFigures:
     lift: float | None = None
     lost_alerted_share: float | None = None
     median_lead_days: float | None = None
+    told_lift: float | None = None
+    lost_told_share: float | None = None
+    median_told_lead_days: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: _rounded(v) for k, v in asdict(self).items()}
@@ -194,6 +208,18 @@ def _per(count: int, units: int, span: float) -> float | None:
     return count / units / span if units > 0 and span > 0 else None
 
 
+def _flap_share(
+    ends: Sequence[tuple[float, float | None]], population: Population, flap_seconds: float
+) -> float | None:
+    """The share of (from, ended_at) spans shorter than ``flap_seconds``, over the spans
+    whose length is known to be below or above it (ended ones, and open ones longer)."""
+    ended = [end - start for start, end in ends if end is not None]
+    judged = len(ended) + sum(
+        1 for start, end in ends if end is None and population.end - start >= flap_seconds
+    )
+    return _ratio(sum(1 for t in ended if t < flap_seconds), judged)
+
+
 def rule_figures(
     rule: str,
     changes: Sequence[AlertChange],
@@ -201,8 +227,11 @@ def rule_figures(
     population: Population,
     flap_seconds: float,
     deal_rule: bool | None = None,
+    told: Mapping[str, float] | None = None,
 ) -> RuleFigures:
-    """The figures of one rule from its alert messages (see the module docstring)."""
+    """The figures of one rule from its alert messages and, when ``told`` is given, from
+    when a person first heard of each episode (``alert_id`` -> epoch seconds; see the
+    module docstring). Without ``told`` the figures of what people were told are None."""
     mine = [c for c in changes if c.rule == rule]
     firings = [c for c in mine if c.status == "firing"]
     episodes = episodes_of(mine)
@@ -212,12 +241,7 @@ def rule_figures(
         1 for e in episodes if e.ended_at is None and population.end - e.started_at >= flap_seconds
     )
     median = _median(lengths)
-    told = [e.ended_at - e.first_emitted for e in episodes if e.ended_at is not None]
-    told_judged = len(told) + sum(
-        1
-        for e in episodes
-        if e.ended_at is None and population.end - e.first_emitted >= flap_seconds
-    )
+    heard = [(told[e.alert_id], e.ended_at) for e in episodes if told and e.alert_id in told]
     base = RuleFigures(
         rule=rule,
         firings=len(firings),
@@ -230,11 +254,29 @@ def rule_figures(
         flaps=flaps,
         flap_share=_ratio(flaps, judged),
         median_episode_days=None if median is None else median / DAY,
-        told_flap_share=_ratio(sum(1 for t in told if t < flap_seconds), told_judged),
+        message_flap_share=_flap_share(
+            [(e.first_emitted, e.ended_at) for e in episodes], population, flap_seconds
+        ),
+        told_episodes=None if told is None else len(heard),
+        told_flap_share=None if told is None else _flap_share(heard, population, flap_seconds),
     )
     if not (rule in DEAL_RULES if deal_rule is None else deal_rule):
         return base
-    return _with_outcomes(base, firings, outcomes)
+    with_outcomes = _with_outcomes(base, firings, outcomes)
+    if told is None:
+        return with_outcomes
+    first_told: dict[str, float] = {}
+    for e in episodes:
+        if e.subject_kind == "deal" and e.alert_id in told:
+            at = told[e.alert_id]
+            first_told[e.subject_id] = min(first_told.get(e.subject_id, math.inf), at)
+    told_figures = _outcome_figures(first_told, outcomes)
+    return replace(
+        with_outcomes,
+        told_lift=told_figures["lift"],
+        lost_told_share=told_figures["lost_alerted_share"],
+        median_told_lead_days=told_figures["median_lead_days"],
+    )
 
 
 def _with_outcomes(
@@ -244,6 +286,13 @@ def _with_outcomes(
     for c in firings:
         if c.subject_kind == "deal":
             first[c.subject_id] = min(first.get(c.subject_id, math.inf), c.emitted_at)
+    return RuleFigures(**{**asdict(base), "deal_rule": True, **_outcome_figures(first, outcomes)})
+
+
+def _outcome_figures(
+    first: Mapping[str, float], outcomes: Mapping[str, DealOutcome]
+) -> dict[str, Any]:
+    """The deal-outcome figures when each deal was first alerted at ``first[deal]``."""
     closed = len(outcomes)
     lost = sum(1 for o in outcomes.values() if o.lost)
     alerted = {
@@ -255,26 +304,20 @@ def _with_outcomes(
     lost_rate = _ratio(lost, closed)
     lost_rate_alerted = _ratio(len(lost_alerted), len(alerted))
     leads = [(alerted[d].closed_at - first[d]) / DAY for d in lost_alerted]
-    return RuleFigures(
-        **{
-            **asdict(base),
-            "deal_rule": True,
-            "closed_deals": closed,
-            "alerted_closed_deals": len(alerted),
-            "lost_deals": lost,
-            "lost_alerted": len(lost_alerted),
-            "lost_rate": lost_rate,
-            "lost_rate_alerted": lost_rate_alerted,
-            "lost_rate_not_alerted": _ratio(lost - len(lost_alerted), closed - len(alerted)),
-            "lift": (
-                lost_rate_alerted / lost_rate
-                if lost_rate and lost_rate_alerted is not None
-                else None
-            ),
-            "lost_alerted_share": _ratio(len(lost_alerted), lost),
-            "median_lead_days": _median(leads),
-        }
-    )
+    return {
+        "closed_deals": closed,
+        "alerted_closed_deals": len(alerted),
+        "lost_deals": lost,
+        "lost_alerted": len(lost_alerted),
+        "lost_rate": lost_rate,
+        "lost_rate_alerted": lost_rate_alerted,
+        "lost_rate_not_alerted": _ratio(lost - len(lost_alerted), closed - len(alerted)),
+        "lift": (
+            lost_rate_alerted / lost_rate if lost_rate and lost_rate_alerted is not None else None
+        ),
+        "lost_alerted_share": _ratio(len(lost_alerted), lost),
+        "median_lead_days": _median(leads),
+    }
 
 
 def figures(
@@ -283,6 +326,7 @@ def figures(
     outcomes: Mapping[str, DealOutcome],
     population: Population,
     flap_seconds: float,
+    told: Mapping[str, float] | None = None,
 ) -> dict[str, RuleFigures]:
     """:func:`rule_figures` for every rule named (in that order) and any other that fired."""
     by_rule: dict[str, list[AlertChange]] = defaultdict(list)
@@ -290,13 +334,18 @@ def figures(
         by_rule[c.rule].append(c)
     names = list(rules) + sorted(set(by_rule) - set(rules))
     return {
-        name: rule_figures(name, by_rule.get(name, []), outcomes, population, flap_seconds)
+        name: rule_figures(
+            name, by_rule.get(name, []), outcomes, population, flap_seconds, told=told
+        )
         for name in names
     }
 
 
 def overall(
-    changes: Sequence[AlertChange], population: Population, flap_seconds: float
+    changes: Sequence[AlertChange],
+    population: Population,
+    flap_seconds: float,
+    told: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """All rules together, as a manager's inbox sees them, and the busiest manager."""
     together = [
@@ -313,7 +362,14 @@ def overall(
         )
         for c in changes
     ]
-    total = rule_figures("all", together, {}, population, flap_seconds, deal_rule=False)
+    told_all = (
+        None
+        if told is None
+        else {f"{c.rule}|{c.alert_id}": told[c.alert_id] for c in changes if c.alert_id in told}
+    )
+    total = rule_figures(
+        "all", together, {}, population, flap_seconds, deal_rule=False, told=told_all
+    )
     per_manager = Counter(c.manager_id for c in changes if c.status == "firing" and c.manager_id)
     busiest = max(per_manager.items(), key=lambda kv: (kv[1], kv[0]), default=None)
     return {

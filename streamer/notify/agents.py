@@ -53,7 +53,7 @@ from .lifecycle import (
     policy_of,
     subject_key_of,
 )
-from .message import Item, Notification, Outcome
+from .message import Item, Notification, Outcome, digest_items
 from .routing import plan
 
 __all__ = ["register_notifications"]
@@ -394,7 +394,24 @@ def register_notifications(
         if not value:
             return
         if key.startswith("digest|"):
-            items = tuple(Item(i["kind"], i["alert"]) for i in value["items"])
+            target = key.partition("|")[2]
+            carry_key = f"closed|{target}"
+            carried = parked.get(carry_key) or {}
+            items, closed = digest_items(
+                (Item(i["kind"], i["alert"]) for i in value["items"]),
+                config.digest.omit_closed_episodes,
+                carried.get("counts"),
+            )
+            del parked[key]
+            update_parked_gauge()
+            if not items:
+                # only episodes that opened and closed since the last digest: nothing to
+                # act on, so nothing is sent; the next digest counts them
+                parked[carry_key] = {"counts": closed}
+                log.info("digest_left_out", target=target, closed=closed)
+                return
+            if carried:
+                del parked[carry_key]
             notification = Notification(
                 id=f"digest:{value['receiver']}:{value['address']}:{int(value['opened_at'])}",
                 receiver=value["receiver"],
@@ -402,11 +419,12 @@ def register_notifications(
                 kind="digest",
                 items=items,
                 created_at=now,
+                closed=closed,
             )
         else:
             notification = Notification.from_json(value["notification"])
-        del parked[key]
-        update_parked_gauge()
+            del parked[key]
+            update_parked_gauge()
         if deliveries.get(notification.id):
             return
         await send(partition, notification, int(value.get("attempts", 0)))

@@ -186,6 +186,10 @@ class DigestSettings(_Frozen):
     every other alert, reminder and resolution (a day's rep rules judge every rep at
     the same boundary, so their warnings come in bursts). Shared destinations
     (channels, webhooks, fixed addresses) get every notice at once.
+
+    With ``omit_closed_episodes`` (the default) a digest tells only what is still
+    news when it goes out: an episode whose firing and resolution it both gathered
+    is left out, counted in one line (:func:`streamer.notify.message.digest_items`).
     """
 
     severities: list[Severity] = Field(default_factory=list, description="e.g. ['info']")
@@ -201,6 +205,16 @@ class DigestSettings(_Frozen):
     )
     interval_seconds: float = Field(
         86_400.0, gt=0, description="a digest goes out this long after its first notice"
+    )
+    # Alertmanager's precedent: an alert that fires and resolves before its group's
+    # notification is flushed (group_wait, group_interval) is never sent to anyone. What a
+    # digest would say of such an episode is "this happened and is over": nothing to act on.
+    omit_closed_episodes: bool = Field(
+        True,
+        description="leave out of a digest every alert whose episode opened and closed "
+        "while the digest gathered (its firing and its resolution both in it): the digest "
+        "says in one line how many, and a digest left with nothing else is not sent (its "
+        "count goes into the next one); the alerts stay on sales.alerts",
     )
 
     def takes(self, rule: str, severity: str, kind: str, to_manager: bool) -> bool:

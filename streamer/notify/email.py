@@ -21,7 +21,7 @@ import aiosmtplib
 
 from .config import EmailReceiver
 from .message import Notification, Outcome
-from .text import headline, numbers, subject_line, when_line
+from .text import closed_line, headline, numbers, subject_line, when_line
 
 __all__ = ["EmailSender", "build_email", "clean_header", "message_id"]
 
@@ -62,6 +62,9 @@ def _plain(notification: Notification) -> str:
             f"alert {alert.get('alert_key')}",
         ]
         parts.append("\n".join(lines))
+    closed = closed_line(notification.closed)
+    if closed is not None:
+        parts.append(closed + ".")
     footer = "\n\n-- \nsalespulse · acknowledge: salespulse alerts ack <alert_key>\n"
     return "\n\n----\n\n".join(parts) + footer
 
@@ -84,6 +87,9 @@ def _html(notification: Notification) -> str:
             f"{e(str(alert.get('severity')))} · {e(when_line(item.kind, alert))}<br>"
             f"<code>{e(str(alert.get('alert_key')))}</code></p>"
         )
+    closed = closed_line(notification.closed)
+    if closed is not None:
+        parts.append(f"<p style='color:#555;font-size:14px'>{e(closed)}.</p>")
     body = "<hr>".join(parts)
     return (
         "<!doctype html><html><body style='font-family:sans-serif;max-width:600px'>"

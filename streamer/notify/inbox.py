@@ -7,7 +7,13 @@ and the digest rule of :mod:`.routing`, on event time: each message at its
 ``emitted_at``, reminders and held firings when they fall due. A notice reaches
 the manager the alert names (``manager_id``) in the manager's own inbox, as a
 receiver with ``to_manager`` delivers it; a digest counts once per manager and
-digest interval, however many notices it gathers. Quiet hours only delay a
+digest interval, however many notices it gathers, on the day it goes out (an
+interval after its first notice). A digest is put together as the worker puts it
+together (:func:`.message.digest_items`): with ``omit_closed_episodes`` it leaves
+out the episodes that opened and closed while it gathered, and a digest left with
+nothing is not sent. ``first_told`` says, per episode, when a manager first
+received a notification about it: at once, or when the digest holding it went out.
+Quiet hours only delay a
 notification, so they do not change the count (reminders they would skip are
 counted: an upper bound).
 Acknowledgements and snoozes are people's doing and cannot be foreseen: none
@@ -19,6 +25,7 @@ Pure: messages in, counts out.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +43,7 @@ from .lifecycle import (
     policy_of,
     skip_reminders,
 )
+from .message import Item, digest_items
 from .routing import digested
 
 __all__ = ["Inbox"]
@@ -54,7 +62,12 @@ class Inbox:
     notifications: Counter[str] = field(default_factory=Counter)  # manager -> sent
     daily: Counter[tuple[str, int]] = field(default_factory=Counter)  # (manager, UTC day)
     notices: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, kind) -> told
+    first_told: dict[str, float] = field(default_factory=dict)  # alert_id -> first received
+    left_out: Counter[str] = field(default_factory=Counter)  # rule -> episodes left out
     _digest_until: dict[str, float] = field(default_factory=dict)
+    _digests: dict[str, list[Item]] = field(default_factory=dict)  # manager -> open digest
+    _flushes: list[tuple[float, str]] = field(default_factory=list)  # (goes out, manager)
+    _carried: dict[str, dict[str, int]] = field(default_factory=dict)  # of digests not sent
     _due: list[tuple[float, str, float]] = field(default_factory=list)
     _fired: dict[str, str] = field(default_factory=dict)  # alert_id -> rule, of firings
     _told: set[str] = field(default_factory=set)  # alert_ids whose firing was told
@@ -76,9 +89,12 @@ class Inbox:
         self._store(key, subject, told, self._now)
 
     def run_until(self, moment: float) -> None:
-        """Let time pass up to ``moment``: reminders and held firings that fall due."""
+        """Let time pass up to ``moment``: reminders and held firings that fall due, and
+        digests that go out (a digest going out at the instant a notice comes goes first,
+        as the notice opens the next one)."""
         while self._due and self._due[0][0] <= moment:
             tick, key, due = heapq.heappop(self._due)
+            self._flush_until(tick)
             subject = self.subjects[key]
             if next_due(subject) != due:
                 continue  # superseded by a later change of the subject
@@ -90,6 +106,10 @@ class Inbox:
                     for alert_key, n in skipped.items():
                         rule = alert_key.partition(":")[0]
                         self.notices[(rule, "reminder")] += n
+                        reminded = subject.alerts[alert_key].alert
+                        if reminded is not None:  # the digest holds them (one item says so)
+                            manager = str(reminded.get("manager_id"))
+                            self._digests[manager].append(Item("reminder", reminded))
                     self.subjects[key] = subject
                     following = next_due(subject)
                     if following is not None:
@@ -98,6 +118,25 @@ class Inbox:
                     continue
             subject, told = on_tick(subject, self._now, self.policy)
             self._store(key, subject, told, self._now)
+        self._flush_until(moment)
+
+    def _flush_until(self, moment: float) -> None:
+        """The digests that go out by ``moment``, in the order they go out."""
+        while self._flushes and self._flushes[0][0] <= moment:
+            at, manager = heapq.heappop(self._flushes)
+            self._flush(manager, at)
+
+    def _flush(self, manager: str, at: float) -> None:
+        items, closed = digest_items(
+            self._digests.pop(manager, []), self.settings.digest.omit_closed_episodes
+        )
+        self.left_out.update(closed)
+        carried = Counter(self._carried.pop(manager, {}))
+        carried.update(closed)
+        if not items:  # nothing left to tell: not sent, its count goes into the next one
+            self._carried[manager] = dict(carried)
+            return
+        self._send(manager, at, [str(item.alert["alert_id"]) for item in items])
 
     def _absorbing_digest(self, subject: SubjectState, moment: float) -> float | None:
         """Until when (at most ``moment``) the digest open now for the manager of every
@@ -134,15 +173,26 @@ class Inbox:
         if not manager:
             return
         if digested(alert, notice.kind, self.settings, to_manager=True):
-            if now < self._digest_until.get(manager, float("-inf")):
-                return  # joins the digest already open for this manager
-            self._digest_until[manager] = now + self.settings.digest.interval_seconds
+            if now >= self._digest_until.get(manager, float("-inf")):  # opens one
+                until = now + self.settings.digest.interval_seconds
+                self._digest_until[manager] = until
+                self._digests[manager] = []
+                heapq.heappush(self._flushes, (until, manager))
+            self._digests[manager].append(Item(notice.kind, alert))
+            return
+        self._send(manager, now, [notice.alert_id])
+
+    def _send(self, manager: str, at: float, alert_ids: list[str]) -> None:
         self.notifications[manager] += 1
-        self.daily[(manager, int(now // 86_400))] += 1
+        self.daily[(manager, int(at // 86_400))] += 1
+        for alert_id in alert_ids:
+            self.first_told.setdefault(alert_id, at)
 
     def finish(self, moment: float) -> None:
-        """The history ends at ``moment``: what falls due until then is told."""
+        """The history ends at ``moment``: what falls due until then is told, and the
+        digests still open go out when they would (after the end)."""
         self.run_until(moment)
+        self._flush_until(math.inf)
 
     def withheld(self) -> Counter[str]:
         """Per rule, the episodes written as firing that nobody was told of."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Item", "Notification", "Outcome"]
+__all__ = ["Item", "Notification", "Outcome", "digest_items"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,9 @@ class Notification:
     """One message to one target. ``id`` is deterministic: the delivery log's key.
 
     Alert notifications hold one item and have ids ``<alert_id>:<kind>:<seq>:<receiver>``;
-    a digest holds many and has the id ``digest:<receiver>:<address>:<window>``.
+    a digest holds many and has the id ``digest:<receiver>:<address>:<window>``, and
+    ``closed``: per rule, how many episodes opened and closed since the last digest
+    and were left out of it (:func:`digest_items`).
     """
 
     id: str
@@ -35,6 +38,7 @@ class Notification:
     not_before: float | None = None
     digest: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    closed: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def target_key(self) -> str:
@@ -49,20 +53,19 @@ class Notification:
         )
 
     def to_json_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "id": self.id,
-                "receiver": self.receiver,
-                "address": self.address,
-                "kind": self.kind,
-                "items": [{"kind": i.kind, "alert": dict(i.alert)} for i in self.items],
-                "created_at": self.created_at,
-                "not_before": self.not_before,
-                "digest": self.digest,
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        ).encode()
+        data: dict[str, Any] = {
+            "id": self.id,
+            "receiver": self.receiver,
+            "address": self.address,
+            "kind": self.kind,
+            "items": [{"kind": i.kind, "alert": dict(i.alert)} for i in self.items],
+            "created_at": self.created_at,
+            "not_before": self.not_before,
+            "digest": self.digest,
+        }
+        if self.closed:
+            data["closed"] = dict(self.closed)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Notification:
@@ -76,7 +79,36 @@ class Notification:
             created_at=float(data["created_at"]),
             not_before=data.get("not_before"),
             digest=bool(data.get("digest", False)),
+            closed={str(k): int(v) for k, v in (data.get("closed") or {}).items()},
         )
+
+
+def digest_items(
+    items: Iterable[Item], omit_closed: bool, carried: Mapping[str, int] | None = None
+) -> tuple[tuple[Item, ...], dict[str, int]]:
+    """What a digest tells when it is put together: its items, and per rule how many
+    episodes it leaves out because they opened and closed since the last digest.
+
+    With ``omit_closed``, an episode (``alert_id``) whose ``firing`` and ``resolved``
+    items are both among ``items`` is over before anyone could hear of it: every item
+    of it is left out and counted under its rule. An episode told before (only its
+    resolution here) stays, so whoever heard it fire hears it end. ``carried`` are the
+    counts of a digest that was left with nothing to tell and so was not sent; they are
+    added in. The items keep their order.
+    """
+    items = tuple(items)
+    counts: Counter[str] = Counter(carried or {})
+    if not omit_closed:
+        return items, dict(counts)
+    kinds: dict[str, set[str]] = {}
+    for item in items:
+        kinds.setdefault(str(item.alert.get("alert_id")), set()).add(item.kind)
+    closed = {a for a, k in kinds.items() if "firing" in k and "resolved" in k}
+    kept = tuple(i for i in items if str(i.alert.get("alert_id")) not in closed)
+    for item in items:
+        if item.kind == "resolved" and str(item.alert.get("alert_id")) in closed:
+            counts[str(item.alert.get("rule"))] += 1
+    return kept, {rule: counts[rule] for rule in sorted(counts)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import aiohttp
 
 from .config import SlackApiReceiver, SlackWebhookReceiver
 from .message import Notification, Outcome, parse_retry_after
-from .text import headline, numbers, subject_line, when_line
+from .text import closed_line, headline, numbers, subject_line, when_line
 
 __all__ = [
     "ACTIONS_BLOCK_ID",
@@ -148,14 +148,19 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(line, 3000)}})
         blocks.append({"type": "divider"})
         shown += 1
+    closed = closed_line(notification.closed)
+    notes = []
     if shown < count:
+        notes.append(f"…and {count - shown} more")
+    if closed is not None:
+        notes.append(escape(closed))
+    if notes:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"…and {count - shown} more"}],
-            }
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": n} for n in notes]}
         )
     titles = "; ".join(headline(i.kind, i.alert) for i in notification.items)
+    if closed is not None:
+        titles += f"; {closed}"
     text = _cut(escape(f"Digest: {count} alert updates: {titles}"), TEXT_CHARS)
     return {"text": text, "blocks": blocks}
 

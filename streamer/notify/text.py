@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["KIND_WORD", "headline", "numbers", "subject_line", "when_line"]
+__all__ = ["KIND_WORD", "closed_line", "headline", "numbers", "subject_line", "when_line"]
 
 KIND_WORD = {"firing": "Firing", "reminder": "Still firing", "resolved": "Resolved"}
 _EMOJI = {"firing": "\U0001f6a8", "reminder": "\U0001f501", "resolved": "\u2705"}
@@ -50,3 +50,27 @@ def when_line(kind: str, alert: Mapping[str, Any]) -> str:
         ended = str(alert["resolved_at"]).replace("T", " ").replace("Z", " UTC")
         return f"since {started}, resolved {ended}"
     return f"since {started}"
+
+
+# what one episode of a rule is called in a sentence (singular, plural); other rules say
+# "<rule> alert(s)"
+_EPISODE_NOUN = {
+    "deal_stalled": ("stalled deal", "stalled deals"),
+    "follow_up_gap": ("follow-up gap", "follow-up gaps"),
+}
+
+
+def _episodes(rule: str, n: int) -> str:
+    one, many = _EPISODE_NOUN.get(rule, (f"{rule} alert", f"{rule} alerts"))
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def closed_line(closed: Mapping[str, int]) -> str | None:
+    """The one line a digest gives the episodes it left out because they opened and
+    closed since the last digest, e.g. "3 follow-up gaps opened and closed since the
+    last digest"; None when there were none."""
+    parts = [_episodes(rule, n) for rule, n in sorted(closed.items()) if n > 0]
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{listed} opened and closed since the last digest"

@@ -24,16 +24,17 @@ __all__ = ["WebhookSender", "sign", "verify", "webhook_body"]
 
 
 def webhook_body(notification: Notification) -> bytes:
-    return json.dumps(
-        {
-            "notification_id": notification.id,
-            "kind": notification.kind,
-            "receiver": notification.receiver,
-            "updates": [{"kind": i.kind, "alert": dict(i.alert)} for i in notification.items],
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
+    """The JSON body; a digest that left out episodes which opened and closed since the
+    last one says how many per rule in ``closed`` (absent when none)."""
+    data: dict[str, object] = {
+        "notification_id": notification.id,
+        "kind": notification.kind,
+        "receiver": notification.receiver,
+        "updates": [{"kind": i.kind, "alert": dict(i.alert)} for i in notification.items],
+    }
+    if notification.closed:
+        data["closed"] = dict(notification.closed)
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:

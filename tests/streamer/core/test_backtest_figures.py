@@ -179,3 +179,30 @@ def test_an_alert_message_becomes_a_change() -> None:
         "mgr-3",
     )
     assert c.resolved_at is not None and c.resolved_at - c.started_at == HOUR * 24
+
+
+def test_what_people_were_told_counts_as_told() -> None:
+    # A manager hears of B at once (half an hour in), of A only at 3.5, after A ended and
+    # was lost, and of F at 11; nobody hears of E or G (left out of a digest, no manager)
+    told = {
+        "deal_stalled:B": T + (2 + 0.5 / 24) * DAY,
+        "deal_stalled:A": T + 3.5 * DAY,
+        "deal_stalled:F": T + 11 * DAY,
+        "quota_pace:r1": T + 1.5 * DAY,
+    }
+    all_rules = figures(RULES, CHANGES, OUTCOMES, POP, flap_seconds=DAY, told=told)
+    f = all_rules["deal_stalled"]
+    assert f.told_episodes == 3
+    # B ended half an hour after it was told, A before: flaps; F open 3 days after: none
+    assert f.told_flap_share == pytest.approx(2 / 3)
+    # from the first firing message: A 2 d, B 1 h, E 0 (fired after it ended); F no, G unknown
+    assert f.message_flap_share == pytest.approx(2 / 4)
+    # told before the close: B only (won), so no lost deal was told in time
+    assert (f.told_lift, f.lost_told_share, f.median_told_lead_days) == (0.0, 0.0, None)
+    assert f.lift == pytest.approx(0.5 / 0.6), "the message figures stay as they were"
+    q = all_rules["quota_pace"]
+    assert (q.told_episodes, q.told_flap_share) == (1, 0.0)  # told at 1.5, ended at 4
+    untold = figures(RULES, CHANGES, OUTCOMES, POP, flap_seconds=DAY)["deal_stalled"]
+    assert (untold.told_episodes, untold.told_flap_share, untold.told_lift) == (None, None, None)
+    total = overall(CHANGES, POP, flap_seconds=DAY, told=told)
+    assert total["told_episodes"] == 4 and total["told_flap_share"] == pytest.approx(2 / 4)
