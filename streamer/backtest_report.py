@@ -221,7 +221,8 @@ _PER_RULE = (
     ),
     (
         "told_flap_share",
-        "Told flaps: share of episodes over within the flap time of their first firing message",
+        "Told flaps: share of the episodes a manager heard of that were over within the flap "
+        "time of the first notification",
         "%",
         None,
         False,
@@ -248,11 +249,15 @@ _COLUMNS = (
     ("firings_per_rep_week", "/rep/week", "num"),
     ("firings_per_manager_day", "/mgr/day", "num"),
     ("flap_share", "flaps", "pct"),
+    ("message_flap_share", "msg flaps", "pct"),
+    ("told_episodes", "told", "int"),
     ("told_flap_share", "told flaps", "pct"),
     ("median_episode_days", "median episode", "days"),
     ("lift", "lift", "num"),
     ("lost_alerted_share", "lost alerted", "pct"),
     ("median_lead_days", "lead time", "days"),
+    ("lost_told_share", "lost told", "pct"),
+    ("median_told_lead_days", "told lead", "days"),
 )
 
 
@@ -344,15 +349,19 @@ event time through the same rules a worker runs.</p>
 {_table(report)}
 <p class="note">Firings are firing messages (each reaches a person); per rep per week and per
 manager per day over the span of the events. A flap is an episode shorter than {flap} minutes,
-counted from when its condition began; a told flap is one over within {flap} minutes of its first
-firing message, which is what a manager experiences (a rule's <code>for</code> delays the firing,
-so it removes flaps by construction but told flaps only when it spares the short episodes). Both
-end an episode at its <code>resolved_at</code>, when the condition stopped holding, not when a
+counted from when its condition began; msg flaps count from the first firing message on the
+alerts topic (a rule's <code>for</code> delays it, so it removes flaps by construction). What people
+are told is what counts as told: <em>told</em> is the number of episodes a manager received a
+notification about (at once, or in a digest when it went out; a digest leaves out the episodes
+that opened and closed while it gathered), and a told flap is one of them over within {flap}
+minutes of its first notification, which is what a manager experiences. All end an episode at
+its <code>resolved_at</code>, when the condition stopped holding, not when a
 <code>keep_firing_for</code> let the resolution be written. The median episode is over the
 episodes that ended. For deal rules, on the deals that closed:
 lift is P(lost | alerted before the close) / P(lost) (above 1 the alert points at deals at risk),
 lost alerted is the share of lost deals alerted before they closed, lead time the median time
-from the first alert to the loss.</p>
+from the first alert to the loss; lost told and told lead say the same from the first
+notification that reached a manager.</p>
 <h2>Alerts per week</h2>
 {weekly}
 <h2>Per rule, side by side</h2>
