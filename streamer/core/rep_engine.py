@@ -33,6 +33,7 @@ import math
 import operator
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import replace
+from typing import NamedTuple
 
 from schemas import ActivityLogged, LeadConverted, LeadCreated, QuotaSet
 
@@ -69,10 +70,19 @@ _DEAL_RETENTION = 100 * DAY  # closed deals beyond the longest deal window (90 d
 _LEAD_RETENTION = 35 * DAY
 _QUOTA_RETENTION = 400 * DAY
 _TEAM_WINDOW = 90 * DAY  # the window of the team baseline (RepFigures.win90)
-_FIGURE_WINDOWS = (7 * DAY, 30 * DAY, 60 * DAY, 90 * DAY)  # rep_figures' windows
 # a moment a rule names is waited for this much early, so rounding in its arithmetic
 # can never make the rep judged a boundary late
 _MARGIN = 60.0
+
+
+class _Offsets(NamedTuple):
+    """Window offsets by kind of moment (see RepEngine._window_offsets)."""
+
+    touches: tuple[float, ...]
+    deals: tuple[float, ...]
+    leads: tuple[float, ...]
+    others: tuple[float, ...]  # first seen, quota periods
+
 
 # a rep's part of its team's baseline: (team, won, lost, stage exits as (key, n, forward))
 _Part = tuple[str, int, int, tuple[tuple[str, int, int], ...]]
@@ -161,30 +171,36 @@ class RepEngine:
         self.bucket_retention = (max(windows) + 1) * DAY
         self._offsets = self._window_offsets()
 
-    def _window_offsets(self) -> tuple[float, ...]:
-        """Every length by which a window the rules or the figures read ends before
-        ``as_of`` or starts before it: a moment ``t`` of a rep changes a window at ``t +
-        offset`` for one of these."""
-        found = {0.0, *_FIGURE_WINDOWS}
+    def _window_offsets(self) -> _Offsets:
+        """For each kind of moment of a rep, every length by which a window the rules read
+        of that kind starts or ends before ``as_of`` (with the team baseline's): a moment
+        ``t`` changes such a window at ``t + offset`` for one of these. (The KPIs' other
+        windows are worked out when a report asks, not judged.)"""
+        touches, deals, leads, others = {0.0}, {0.0, _TEAM_WINDOW}, {0.0}, {0.0}
         for rules in [self.settings.rules, *(self.rules_for(t) for t in self.settings.teams)]:
             drop = rules.activity_drop
             barometer = rules.activity_barometer
-            leads = rules.leads_uncontacted
-            found.update(
+            baseline = (drop.window_days + 7 * drop.baseline_weeks) * DAY
+            touches.update((rules.low_contact_rate.window_days * DAY, drop.window_days * DAY))
+            touches.add(baseline)
+            others.add(baseline)  # first seen: enough history for the baseline
+            deals.update(
                 d * DAY
                 for d in (
-                    rules.low_contact_rate.window_days,
-                    drop.window_days,
-                    drop.window_days + 7 * drop.baseline_weeks,
                     rules.conversion_drop.window_days,
                     rules.win_rate_outlier.window_days,
                     barometer.window_days,
                     barometer.history_days,
-                    leads.window_days,
-                    leads.within_days,
                 )
             )
-        return tuple(sorted(found))
+            leads.update(
+                d * DAY
+                for d in (
+                    rules.leads_uncontacted.window_days,
+                    rules.leads_uncontacted.within_days,
+                )
+            )
+        return _Offsets(*(tuple(sorted(kind)) for kind in (touches, deals, leads, others)))
 
     # --- ownership -------------------------------------------------------------------
     @property
@@ -666,24 +682,26 @@ class RepEngine:
         interval = self.interval
         if self.every_boundary:
             return as_of + interval
-        deal_next = w.deal_index.next_moment
-        lead_next = w.lead_index.next_moment
-        touch_next = w.touch_index.next_moment
+        offsets = self._offsets
+        edge = math.inf
+        for kind_next, kind_offsets in (
+            (w.touch_index.next_moment, offsets.touches),
+            (w.deal_index.next_moment, offsets.deals),
+            (w.lead_index.next_moment, offsets.leads),
+        ):
+            for offset in kind_offsets:
+                edge = min(edge, kind_next(as_of - offset) + offset)
         others = sorted(
             [
                 *([state.first_seen] if state.first_seen is not None else []),
                 *(m for q in state.quotas.values() for m in (q.period_start, q.period_end)),
             ]
         )
-        edge = math.inf
-        for offset in self._offsets:
-            since = as_of - offset
-            first = min(deal_next(since), lead_next(since), touch_next(since))
+        for offset in offsets.others:
             for moment in others:
-                if moment >= since:
-                    first = min(first, moment)
+                if moment >= as_of - offset:
+                    edge = min(edge, moment + offset)
                     break
-            edge = min(edge, first + offset)
         named = [m - _MARGIN for m in moments]
         rules = self.rules_for(self.team_of(state))
         for name, since in state.pending.items():
