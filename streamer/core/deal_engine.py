@@ -21,7 +21,7 @@ from typing import Any
 
 from schemas import ActivityLogged, DealEvent, RepUpserted
 
-from ..settings import DealStalledRule, RulesSettings, Settings, rules_for_team
+from ..settings import RulesSettings, Settings, rules_for_team
 from .figures import TeamSums
 from .rules.alerting import AlertDraft
 from .rules.deal_stalled import StageBaseline, baseline, evaluate_stalled
@@ -189,8 +189,8 @@ class DealEngine:
         self.stats = StageIndex()  # own partitions live, the others' newest snapshots
         self._remote: dict[int, PartitionSnapshot] = {}
         self._rules: dict[str | None, RulesSettings] = {}
-        # stall group -> (stage key, entry day, rule, the statistics, threshold, with ``for``)
-        self._thresholds: dict[str, tuple[StageKey, int, DealStalledRule, Any, float, float]] = {}
+        # stall group -> (the statistics' generation, (threshold, threshold with ``for``))
+        self._thresholds: dict[str, tuple[int, tuple[float, float]]] = {}
 
     # --- ownership -------------------------------------------------------------------
     @property
@@ -427,23 +427,20 @@ class DealEngine:
     def _stall_threshold(self, group: str) -> tuple[float, float]:
         """A stall group's threshold, and how long a stay must be to fire (with ``for``).
 
-        Every tick asks this of every group with an indexed deal: the answer is kept with
-        the statistics it came from and given again while :meth:`StageIndex.before` gives
-        that same object (it gives a new one once a delta could have changed it)."""
+        Every tick asks this of every group with an indexed deal: the answer is kept, and
+        given again while the statistics' :attr:`~StageIndex.generation` has not moved."""
+        stats = self.stats
         cached = self._thresholds.get(group)
-        if cached is not None:
-            key, day, rule, stat, threshold, hold = cached
-            if self.stats.before(key, day) is stat:
-                return threshold, hold
-        else:
-            team, day_text, key = group.split(_SEP, 2)
-            day, rule = int(day_text), self.rules_for(team or None).deal_stalled
-        stat = self.stats.before(key, day)
+        if cached is not None and cached[0] == stats.generation:
+            return cached[1]
+        team, day, key = group.split(_SEP, 2)
+        stat = stats.before(key, int(day))
         stage = key.split("/", 1)[1] if "/" in key else key
+        rule = self.rules_for(team or None).deal_stalled
         threshold = baseline(stat, stage, rule).threshold_seconds
-        hold = threshold + rule.for_seconds
-        self._thresholds[group] = (key, day, rule, stat, threshold, hold)
-        return threshold, hold
+        limits = (threshold, threshold + rule.for_seconds)
+        self._thresholds[group] = (stats.generation, limits)
+        return limits
 
     def on_tick(self, partition: int, now: float) -> list[AlertDraft]:
         """Evaluate the time-based deal rules of one partition as of ``now``.
@@ -452,14 +449,9 @@ class DealEngine:
         """
         self.assign([partition])
         self.sync_shared()  # other partitions' snapshots may have moved on
-        stall_threshold = self._stall_threshold
         stalls, gaps = self.stalls[partition], self.gaps[partition]
         drafts: list[AlertDraft] = []
-        changed = [
-            *stalls.due(now, lambda group: stall_threshold(group)[1]),
-            *stalls.no_longer_due(now, lambda group: stall_threshold(group)[0]),
-        ]
-        for deal_id in changed:
+        for deal_id in stalls.changed(now, self._stall_threshold):
             deal = self._load(deal_id)
             if deal is None:
                 stalls.discard(deal_id)

@@ -232,11 +232,14 @@ class StageIndex:
     long the history, so a decision costs the same in the fifth year as in the
     first. An answer is kept until a delta of an earlier day could change it, so
     asking again (every tick asks for the threshold of every stage and entry day
-    with an open deal) is two dict lookups, and gives the very same object:
-    callers may cache what they derive from it by identity.
+    with an open deal) is two dict lookups, and gives the very same object.
+
+    :attr:`generation` moves whenever an answer given before may have changed (a
+    delta before a day asked about, or a stage seen for the first time): what a
+    caller derived from answers is still right while it has not moved.
     """
 
-    __slots__ = ("_memo", "_memo_top", "_totals", "_trees")
+    __slots__ = ("_memo", "_memo_top", "_totals", "_trees", "generation")
 
     def __init__(self) -> None:
         self._trees: dict[StageKey, _Fenwick] = {}
@@ -245,12 +248,14 @@ class StageIndex:
         # earlier day comes (visits usually end today: the answers of past days hold)
         self._memo: dict[StageKey, dict[int, StageStat]] = {}
         self._memo_top: dict[StageKey, int] = {}  # no day in a key's memo is later
+        self.generation = 0
 
     def apply(self, key: StageKey, day: int, seconds: float, count: int) -> None:
         tree = self._trees.get(key)  # (setdefault would build a tree and a list per call)
         if tree is None:
             tree = self._trees[key] = _Fenwick()
             self._totals[key] = [0.0, 0]
+            self.generation += 1  # (it was None for every day before)
         tree.add(day, seconds, count)
         total_entry = self._totals[key]
         total_entry[0] += seconds
@@ -261,6 +266,7 @@ class StageIndex:
             for d in [d for d in memo if d > day]:
                 del memo[d]
             self._memo_top[key] = day
+            self.generation += 1
 
     def apply_days(self, days: StageDays, sign: int) -> None:
         for key, by_day in days.items():

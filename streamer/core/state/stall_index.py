@@ -59,26 +59,22 @@ class StallIndex:
         lists.setdefault(group, SortedList()).add((anchor, deal_id))
         self._where[deal_id] = (group, anchor, firing)
 
-    def due(self, now: float, threshold_seconds: Callable[[str], float]) -> list[str]:
-        """Pending deals whose quiet spell is strictly longer than their group's threshold,
-        group by group (in the order the groups came), oldest anchor first."""
+    def changed(self, now: float, limits: Callable[[str], tuple[float, float]]) -> list[str]:
+        """The deals whose state may change at ``now``: first the pending ones whose quiet
+        spell is strictly longer than their group's threshold with ``for`` (oldest anchor
+        first), then the firing ones now within their group's threshold, group by group in
+        the order the groups came. ``limits(group)``: (threshold, threshold with ``for``)."""
         found: list[str] = []
         for group, entries in self._pending.items():
-            cutoff = now - threshold_seconds(group)
+            cutoff = now - limits(group)[1]
             if entries[0][0] < cutoff:  # most groups have no deal due: one look says so
                 found.extend(
                     deal_id
                     for _, deal_id in entries.irange(maximum=(cutoff, ""), inclusive=(True, False))
                 )
-        return found
-
-    def no_longer_due(self, now: float, threshold_seconds: Callable[[str], float]) -> list[str]:
-        """Firing deals that are now within their group's threshold (same order as
-        :meth:`due`)."""
-        found: list[str] = []
         for group, entries in self._firing.items():
-            cutoff = now - threshold_seconds(group)
-            if entries[-1][0] >= cutoff:  # as in due(): the newest anchor says
+            cutoff = now - limits(group)[0]
+            if entries[-1][0] >= cutoff:  # likewise: the newest anchor says
                 found.extend(deal_id for _, deal_id in entries.irange(minimum=(cutoff, "")))
         return found
 
