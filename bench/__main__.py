@@ -1,9 +1,10 @@
 """Run the benchmark suite: ``python -m bench [--quick] [--only SECTION,...]``.
 
 Sections: throughput (a plain loop, the Quix Streams peer, b bare Faust, c worker; with
-the replay on the same events), latency, state. Prints a table and writes
-``bench/results/<time>.json`` and ``bench/results/latest.json``; deletes the topics it
-made. Needs the local broker (``salespulse kafka up``).
+the replay on the same events), latency, state, history (a year of 5,000 reps
+replayed). Prints a table and writes ``bench/results/<time>.json`` and
+``bench/results/latest.json``; deletes the topics it made. Needs the local broker
+(``salespulse kafka up``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from .common import Figures, delete_bench_topics, machine, write_results
 
-SECTIONS = ("throughput", "latency", "state")
+SECTIONS = ("throughput", "latency", "state", "history")
 FULL = {"events": 1_000_000, "deals": (10_000, 100_000, 1_000_000), "latency_seconds": 60.0}
 QUICK = {"events": 20_000, "deals": (2_000, 10_000), "latency_seconds": 10.0}
 
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         "consumer fast path), bbatch (b with the batch hand-over), c, replay",
     )
     parser.add_argument("--deals", help="comma-separated open-deal counts for the state section")
+    parser.add_argument("--history-reps", type=int, help="reps of the history section")
+    parser.add_argument("--history-days", type=float, help="days of the history section")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument(
         "--max-rate",
@@ -109,6 +112,13 @@ def run_sections(
         from . import state
 
         results["state"] = asyncio.run(state.run(figures, sizes["deals"]))
+    if "history" in only:
+        from . import history
+
+        size = history.QUICK if args.quick else history.FULL
+        results["history"] = history.run(
+            figures, args.history_reps or size["reps"], args.history_days or size["days"]
+        )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class ReplaySummary:
     late: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    judged: int = 0  # judgings of reps (the rep side's work: see RepEngine)
 
     def lines(self, seconds: float) -> list[str]:
         rate = self.read / seconds if seconds > 0 else 0.0
@@ -54,6 +55,7 @@ class ReplaySummary:
             f"{self.accepted:,} accepted, {self.duplicates:,} duplicates, {self.late:,} late, "
             f"{sum(self.rejected.values()):,} rejected"
         ]
+        out.append(f"  reps judged {self.judged:,} times")
         for reason, n in self.rejected.most_common(10):
             out.append(f"  rejected {n:,}: {reason}")
         for (rule, status), n in sorted(self.alerts.items()):
@@ -178,6 +180,7 @@ class Replay:
     def _collect(self) -> None:
         out = self.processor.take()
         summary = self._summary
+        summary.judged = self.reps.judged
         for (metric, _label), n in out.counts.items():
             if metric == "accepted":
                 summary.accepted += n

@@ -136,6 +136,7 @@ class RepEngine:
         self.view = view
         self.interval = settings.rep_rules_interval_seconds
         self.every_boundary = judge_every_boundary
+        self.judged = 0  # judgings of reps so far (what the schedule saves is counted here)
         self.rep_ids: dict[int, set[str]] = {}
         self._rules: dict[str | None, RulesSettings] = {}
         self._indexes: dict[str, _RepIndexes] = {}  # derived from the stores, rebuilt at will
@@ -658,6 +659,7 @@ class RepEngine:
         reads = TeamReads(teams.get(key))
         inputs = RepInputs(state=state, w=w, as_of=as_of, rules=self.rules_for(team), team=reads)
         new, found = judge_rep(inputs, team)
+        self.judged += 1
         new = self._pruned(new, as_of)
         if new is not state and new != state:
             self._put_rep(new)

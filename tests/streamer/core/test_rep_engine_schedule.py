@@ -27,29 +27,18 @@ from tests.streamer.core.test_figures import closed_deals
 
 @dataclass
 class Judged:
-    """Counts the judgings of reps (wraps the rules' judge_rep)."""
+    """How often reps were judged, and the alerts by rule."""
 
     calls: int = 0
     rules: Counter[str] = field(default_factory=Counter)
 
 
-def replay(lines: list[bytes], settings_: Any, every: bool, monkeypatch) -> tuple[list, Judged]:
-    judged = Judged()
-    real = rep_engine.judge_rep
-
-    def counting(x, team):
-        judged.calls += 1
-        return real(x, team)
-
-    monkeypatch.setattr(rep_engine, "judge_rep", counting)
+def replay(lines: list[bytes], settings_: Any, every: bool) -> tuple[list, Judged]:
     alerts: list[dict] = []
     run = Replay(settings_, emit=lambda a: alerts.append(json.loads(a.to_json_bytes())))
     run.reps.every_boundary = every
     run.replay(lambda: lines)
-    monkeypatch.setattr(rep_engine, "judge_rep", real)
-    for a in alerts:
-        judged.rules[a["rule"]] += 1
-    return alerts, judged
+    return alerts, Judged(run.reps.judged, Counter(a["rule"] for a in alerts))
 
 
 def simulated(tmp_path: Path, config: SimConfig) -> list[bytes]:
@@ -125,14 +114,14 @@ TEAM_RULES_FIRED = {"win_rate_outlier", "conversion_drop"}
     ],
 )
 def test_the_schedule_says_what_judging_every_boundary_says(
-    tmp_path, monkeypatch, config, overrides, edit, fired
+    tmp_path, config, overrides, edit, fired
 ):
     lines = simulated(tmp_path, config)
     if edit is not None:
         lines = edit(lines)
     settings_ = load_settings(**overrides)
-    every, every_judged = replay(lines, settings_, True, monkeypatch)
-    scheduled, scheduled_judged = replay(lines, settings_, False, monkeypatch)
+    every, every_judged = replay(lines, settings_, True)
+    scheduled, scheduled_judged = replay(lines, settings_, False)
 
     assert fired <= set(every_judged.rules), every_judged.rules  # the case exercises them
     assert scheduled == every
@@ -140,13 +129,13 @@ def test_the_schedule_says_what_judging_every_boundary_says(
     assert scheduled_judged.calls < every_judged.calls
 
 
-def test_a_year_of_low_activity_is_judged_far_less_often(tmp_path, monkeypatch):
+def test_a_year_of_low_activity_is_judged_far_less_often(tmp_path):
     """Judging follows the events: a long quiet history is not judged hour by hour."""
     config = SimConfig(seed=14, reps=20, days=365, cold_touches_per_day=0.3, deals_per_rep_week=0.3)
     lines = simulated(tmp_path, config)
     settings_ = load_settings()
-    every, every_judged = replay(lines, settings_, True, monkeypatch)
-    scheduled, scheduled_judged = replay(lines, settings_, False, monkeypatch)
+    every, every_judged = replay(lines, settings_, True)
+    scheduled, scheduled_judged = replay(lines, settings_, False)
     assert scheduled == every
     assert every_judged.calls > 20 * 300 * 24  # every rep, every hour
     assert scheduled_judged.calls * 3 < every_judged.calls
