@@ -5,7 +5,7 @@
 A replay's cost should follow the events, not the length of history: judging every rep
 at every hour of a year for 5,000 reps would be 44 million judgments whatever the events.
 The simulator writes the year (activity rates lowered to about one event per rep and
-day: ``cold_touches_per_day`` 0.3, ``deals_per_rep_week`` 0.3) to a file; then
+day: ``cold_touches_per_day`` 0.2, ``deals_per_rep_week`` 0.2) to a file; then
 ``salespulse replay FILE --quiet`` runs it, timed as a whole process, and the section
 prints events per second (and per CPU second of the replay, which depends far less on
 what else the machine runs), the seconds, the rep-hours of the history and the judgings
@@ -39,8 +39,8 @@ def config(reps: int, days: float) -> SimConfig:
         reps=reps,
         days=days,
         start=datetime(2025, 1, 6, tzinfo=UTC),
-        cold_touches_per_day=0.3,
-        deals_per_rep_week=0.3,
+        cold_touches_per_day=0.2,
+        deals_per_rep_week=0.2,
     )
 
 
