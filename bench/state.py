@@ -35,7 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streamer.core.deal_engine import DealEngine, SharedView
 from streamer.core.routing import partition_for
-from streamer.core.state.deal import DealState, StageMark
+from streamer.core.state.deal import DealState, StageMark, encode_deal
 from streamer.core.timeutil import DAY
 from streamer.kafka_admin import ensure_topics
 from streamer.settings import load_settings
@@ -118,7 +118,7 @@ async def write_changelog(settings: Any, deals: dict[str, DealState]) -> None:
                 await producer.send(
                     topic,
                     key=json.dumps(deal.deal_id).encode(),
-                    value=json.dumps(deal.to_dict()).encode(),
+                    value=encode_deal(deal),
                     partition=deal.partition,
                 )
             )

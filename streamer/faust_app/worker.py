@@ -51,9 +51,9 @@ from ..core.kpis import build_report
 from ..core.processor import BOUND_HEADER, Outbox, Processor, Side
 from ..core.rep_engine import RepEngine
 from ..core.routing import partition_for
-from ..core.state.activity import ActivityDay
-from ..core.state.deal import DealState
-from ..core.state.rep import RepState
+from ..core.state.activity import decode_day, encode_day
+from ..core.state.deal import decode_deal, encode_deal
+from ..core.state.rep import decode_rep, encode_rep
 from ..core.timeutil import DAY
 from ..kafka_admin import (
     TopicLayout,
@@ -94,7 +94,8 @@ def _faust_broker_credentials(settings: Settings) -> Any:
 
 
 class CodecTable(MutableMapping[str, Any]):
-    """A Faust table seen as a mapping of objects: JSON on the wire, objects to the engines.
+    """A Faust table seen as a mapping of objects: bytes of the state's codecs (``encode``,
+    ``decode``) in the table and its changelog, objects to the engines.
 
     With ``cache`` the decoded objects of this worker's own keys are kept in memory
     (the worker is their only writer); :meth:`forget` drops them on revocation.
@@ -370,27 +371,33 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
     internal_topics = {"deal": deal_events, "rep": rep_events}
     internal_counts = {"deal": layout.deals, "rep": layout.reps}
 
+    # Keys stay JSON (the changelogs' keys must not change); values are the bytes of the
+    # state's own codecs (compact, versioned; Faust's recovery then hands them to the store
+    # without a JSON decoding of each)
     json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
-    deals_table = app.Table("deals", partitions=layout.deals, default=None, schema=json_schema)
-    reps_table = app.Table("reps", partitions=layout.reps, default=None, schema=json_schema)
-    buckets_table = app.Table(
-        "activity-days", partitions=layout.reps, default=None, schema=json_schema
-    )
-    clocks_table = app.Table("rep-clocks", partitions=layout.reps, default=None, schema=json_schema)
+    options = settings.rocksdb.table_options() if settings.store.startswith("rocksdb") else None
+
+    def table(name: str, partitions: int, raw: bool = True) -> Any:
+        # Faust serializes a table's store values by its value_type (bytes: as they are)
+        return app.Table(name, partitions=partitions, default=None, options=options,
+                         **({"value_type": bytes} if raw else {"schema": json_schema}))  # fmt: skip
+
+    deals_table = table("deals", layout.deals)
+    reps_table = table("reps", layout.reps)
+    buckets_table = table("activity-days", layout.reps)
+    clocks_table = table("rep-clocks", layout.reps, raw=False)
     deal_scopes = PartitionScopes(app, deal_events.get_topic_name(), layout.deals)
     rep_scopes = PartitionScopes(app, rep_events.get_topic_name(), layout.reps)
     deal_store = CodecTable(
         deals_table,
-        DealState.from_dict,
-        DealState.to_dict,
+        decode_deal,
+        encode_deal,
         cache=False,
         scope=deal_scopes.by_key(lambda key: partition_for(key, layout.deals)),
     )
     by_rep = rep_scopes.by_key(lambda key: partition_for(key.split("|", 1)[0], layout.reps))
-    rep_store = CodecTable(reps_table, RepState.from_dict, RepState.to_dict, True, by_rep)
-    bucket_store = CodecTable(
-        buckets_table, ActivityDay.from_dict, ActivityDay.to_dict, True, by_rep
-    )
+    rep_store = CodecTable(reps_table, decode_rep, encode_rep, True, by_rep)
+    bucket_store = CodecTable(buckets_table, decode_day, encode_day, True, by_rep)
     clock_store = CodecTable(
         clocks_table, _identity, _identity, False, rep_scopes.by_key(lambda key: int(key))
     )

@@ -24,6 +24,8 @@ def test_defaults_are_the_contracts():
     [
         ({"rules": {"deal_stalled": {"factor": 0.5}}}, "rules.deal_stalled.factor"),
         ({"web_port": 70000}, "web_port"),
+        ({"rocksdb": {"block_cache_mib": 0}}, "rocksdb.block_cache_mib"),
+        ({"rocksdb": {"write_buffer_mib": "big"}}, "rocksdb.write_buffer_mib"),
         ({"rep_rules_interval_seconds": 5400}, "rep_rules_interval_seconds"),
         ({"teams": {"emea": {"rules": {"nope": {}}}}}, "teams.emea.rules"),
         ({"currency_rates": {"eur": 1.1}}, "currency_rates"),

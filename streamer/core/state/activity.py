@@ -9,6 +9,7 @@ deleted by the worker as time passes.
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 from bisect import bisect_left, bisect_right
@@ -31,6 +32,8 @@ __all__ = [
     "add_activity",
     "bucket_key",
     "day_start",
+    "decode_day",
+    "encode_day",
     "touches_between",
 ]
 
@@ -111,6 +114,20 @@ class ActivityDay:
     def from_dict(cls, data: Mapping[str, Any]) -> ActivityDay:
         hours = {int(h): dict(c) for h, c in data["h"].items()}
         return cls(data["r"], data["d"], EventIds(data["i"]), hours, _sum_hours(hours))
+
+
+def encode_day(state: ActivityDay) -> bytes:
+    """The day bucket as a table value: :meth:`ActivityDay.to_dict` as compact JSON (an object, so
+    values of any version say what they hold)."""
+    return _dumps(state.to_dict()).encode()
+
+
+def decode_day(raw: bytes | str | Mapping[str, Any]) -> ActivityDay:
+    """The inverse of :func:`encode_day`; also takes the value already parsed."""
+    return ActivityDay.from_dict(raw if isinstance(raw, Mapping) else json.loads(raw))
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def add_activity(

@@ -10,6 +10,7 @@ deleted without a scan.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -32,6 +33,8 @@ __all__ = [
     "apply_lead",
     "apply_quota",
     "apply_summary",
+    "decode_rep",
+    "encode_rep",
     "note_bucket_day",
     "note_lead_touch",
     "summarize",
@@ -284,6 +287,20 @@ class RepState:
             released={k: int(v) for k, v in data.get("x", {}).items()},
             pending={k: float(v) for k, v in data.get("w", {}).items()},
         )
+
+
+def encode_rep(state: RepState) -> bytes:
+    """The rep state as a table value: :meth:`RepState.to_dict` as compact JSON (an object, so
+    values of any version say what they hold)."""
+    return _dumps(state.to_dict()).encode()
+
+
+def decode_rep(raw: bytes | str | Mapping[str, Any]) -> RepState:
+    """The inverse of :func:`encode_rep`; also takes the value already parsed."""
+    return RepState.from_dict(raw if isinstance(raw, Mapping) else json.loads(raw))
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _episode_row(episode: RepEpisode) -> list[Any]:
