@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .settings import Settings, SettingsError, load_settings
 
@@ -205,6 +206,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def fewer_collections(young: int = 50_000) -> Iterator[None]:
+    """Run the body with Python's cycle collector started every ``young`` allocations
+    instead of every 700 (the other generations' settings kept); restored after. Every
+    command runs so (a worker and a replay allocate alike).
+
+    A replay allocates a few dozen short-lived objects per event and keeps a few (deal
+    and rep states) for good; at 700 the collector ran every few events and went over
+    the kept ones again and again: a fifth of the CPU of replaying 100,000 events, for
+    no memory given back (that replay's peak RSS is the same either way)."""
+    before = gc.get_threshold()
+    gc.set_threshold(young, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -216,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return int(args.func(settings, args))
+        with fewer_collections():
+            return int(args.func(settings, args))
     except BrokenPipeError:
         # the reader went away (`salespulse alerts | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -11,14 +11,12 @@ messages go to stdout as JSON lines; progress and a summary go to stderr.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +33,7 @@ from .core.routing import home_of, partition_for
 from .core.timeutil import iso, to_epoch
 from .settings import Settings
 
-__all__ = ["Replay", "ReplaySummary", "add_arguments", "fewer_collections", "run"]
+__all__ = ["Replay", "ReplaySummary", "add_arguments", "run"]
 
 
 @dataclass
@@ -251,23 +249,6 @@ def _reason_class(reason: str) -> str:
     return head if len(head) <= 120 else head[:117] + "..."
 
 
-@contextmanager
-def fewer_collections(young: int = 50_000) -> Iterator[None]:
-    """Run the body with Python's cycle collector started every ``young`` allocations
-    instead of every 700 (the other generations' settings kept); restored after.
-
-    A replay allocates a few dozen short-lived objects per event and keeps a few (deal
-    and rep states) for good; at 700 the collector ran every few events and went over
-    the kept ones again and again: a fifth of the CPU of replaying 100,000 events, for
-    no memory given back (that replay's peak RSS is the same either way)."""
-    before = gc.get_threshold()
-    gc.set_threshold(young, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 def _lines(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         for line in handle:
@@ -307,8 +288,7 @@ def run(settings: Settings, args: argparse.Namespace, out: IO[str] = sys.stdout)
                 file=sys.stderr,
             )
 
-    with fewer_collections():
-        replay.replay(lambda: _lines(args.file), progress)
+    replay.replay(lambda: _lines(args.file), progress)
     out.flush()
     if args.report:
         args.report.write_text(json.dumps(replay.report(), indent=2, sort_keys=True) + "\n")
