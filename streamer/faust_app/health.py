@@ -21,15 +21,25 @@ the asking, for a :class:`Health`. The rules (``health.*`` settings):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..settings import HealthSettings
 
-__all__ = ["EXIT_STUCK", "Health", "ProgressWatch"]
+__all__ = ["EXIT_STUCK", "Health", "ProgressWatch", "recovered_to"]
 
 #: The worker's exit status when it stops itself because it is stuck (3 is the
 #: dead-letter limit's stop).
 EXIT_STUCK = 4
+
+
+def recovered_to(*offsets: Mapping[Any, int | None]) -> int:
+    """How far table recovery has come, as one number that grows with it: the sum of the
+    changelog offsets Faust's recovery keeps per partition (``active_offsets``,
+    ``standby_offsets``). Faust keeps None for a changelog partition with nothing
+    persisted yet (``Recovery._add``): it counts as nothing."""
+    return sum(offset for counter in offsets for offset in counter.values() if offset is not None)
 
 
 @dataclass(frozen=True, slots=True)

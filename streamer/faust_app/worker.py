@@ -68,7 +68,7 @@ from ..settings import Settings
 from .batch_send import send_batches
 from .fastpath import THROUGHPUT_SETTINGS, FastPathConsumer
 from .fastpath import install as install_fast_path
-from .health import EXIT_STUCK, Health, ProgressWatch
+from .health import EXIT_STUCK, Health, ProgressWatch, recovered_to
 from .kpi_export import KpiExporter
 from .shared_feed import SharedFeed
 
@@ -820,10 +820,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
         tables: Any = app.tables
         recovery = tables.recovery
         generation = int(app.consumer_generation_id or 0)
-        recovered_to = sum(recovery.active_offsets.values()) + sum(
-            recovery.standby_offsets.values()
-        )
-        position = (records_read[0], recovered_to, generation)
+        restored = recovered_to(recovery.active_offsets, recovery.standby_offsets)
+        position = (records_read[0], restored, generation)
         if not recovered():
             return position, "a rebalance or table recovery"
         consumer = app.consumer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamer.faust_app.health import ProgressWatch
+from streamer.faust_app.health import ProgressWatch, recovered_to
 from streamer.settings import HealthSettings, SettingsError, load_settings
 
 LIMITS = HealthSettings(stall_seconds=10, stuck_seconds=30, exit_after_seconds=60)
@@ -91,3 +91,23 @@ def test_limits_out_of_order_stop_start_up_naming_the_setting(values, named):
     with pytest.raises(SettingsError, match="health") as error:
         load_settings(health=values)
     assert named in str(error.value)
+
+
+def test_recovery_offsets_faust_keeps_none_for_count_as_nothing():
+    """Contract with the pinned Faust: its recovery keeps None as the offset of a changelog
+    partition with nothing persisted (Recovery._add), so summing its offsets as numbers
+    crashed the worker's health check during a rebalance (TypeError, seen in the
+    two-worker catch-up test)."""
+    import faust
+    from faust.types import TP
+
+    app = faust.App("t-health-contract", broker="kafka://127.0.0.1:1", store="memory://")
+    table = app.Table("x", partitions=2, default=None)
+    recovery = app.tables.recovery
+    name = table.changelog_topic.get_topic_name()
+    recovery.add_active(table, TP(name, 0))
+    recovery.add_standby(table, TP(name, 1))
+    assert list(recovery.active_offsets.values()) == [None]
+    assert recovered_to(recovery.active_offsets, recovery.standby_offsets) == 0
+    recovery.active_offsets[TP(name, 0)] = 41
+    assert recovered_to(recovery.active_offsets, recovery.standby_offsets) == 41
