@@ -320,6 +320,14 @@ class Drained:
         )
 
 
+def _progress_of(worker: WorkerProcess) -> str:
+    """A worker's ``/progress`` page, for a failure's message (what it waits for)."""
+    try:
+        return json.dumps(worker.progress(), sort_keys=True)
+    except (OSError, ValueError) as error:
+        return f"unreadable: {error!r}"
+
+
 def _progress(workers: Sequence[WorkerProcess]) -> tuple[bool, tuple[Any, ...]]:
     """Whether every worker has read every message of its partitions (``/progress`` lag
     0, nothing unsent), and where each one's event time stands."""
@@ -400,7 +408,10 @@ async def wait_drained(
                     f"workers not drained after {timeout}s: {group}, inputs uncommitted "
                     f"{behind}, other topics behind "
                     f"{_behind(snapshot or {}, committed)}, {alerts} alerts so far\n"
-                    + "\n".join(f"--- {w.log_path.name} ---\n{w.tail(30)}" for w in workers)
+                    + "\n".join(
+                        f"--- {w.log_path.name} ---\n{w.tail(30)}\n/progress: {_progress_of(w)}"
+                        for w in workers
+                    )
                 )
             await asyncio.sleep(0.5)
 
