@@ -438,7 +438,6 @@ class RepEngine:
     def _start_round(self, as_of: float) -> None:
         """The reps due at ``as_of`` in the partitions not yet judged there, and their parts
         of the team baselines brought up to it."""
-        interval = self.interval
         if self._org_version != self.view.reps_version:
             self._org_version = self.view.reps_version
             self.org_changed()
@@ -464,7 +463,7 @@ class RepEngine:
                 if state is None or state.first_seen is None or state.first_seen >= as_of:
                     # not judged yet (nothing before the boundary): again when it is
                     if state is not None and state.first_seen is not None:
-                        self._due(rep_id, partition, (state.first_seen // interval + 1) * interval)
+                        self._changed(rep_id, partition, state.first_seen)
                     self._set_part(rep_id, sums, None)
                     continue
                 taken.append(rep_id)
@@ -529,7 +528,7 @@ class RepEngine:
                 parts.append(found)
         for part in parts:
             for team, sums in part.items():
-                total.setdefault(team, TeamSums()).add(sums.baseline())
+                total.setdefault(team, TeamSums()).add(sums)  # only baselines are read
         if remote:
             # keep what any partition here may still judge: one taken over from another
             # process walks boundaries from its own clock, behind this one

@@ -9,7 +9,6 @@ deleted by the worker as time passes.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from bisect import bisect_left, bisect_right
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 from schemas import ActivityLogged
 
 from ..timeutil import DAY, to_epoch
+from .codec import compact_json, parsed
 from .frozen import fast_init
 
 __all__ = [
@@ -119,15 +119,12 @@ class ActivityDay:
 def encode_day(state: ActivityDay) -> bytes:
     """The day bucket as a table value: :meth:`ActivityDay.to_dict` as compact JSON (an object, so
     values of any version say what they hold)."""
-    return _dumps(state.to_dict()).encode()
+    return compact_json(state.to_dict())
 
 
 def decode_day(raw: bytes | str | Mapping[str, Any]) -> ActivityDay:
     """The inverse of :func:`encode_day`; also takes the value already parsed."""
-    return ActivityDay.from_dict(raw if isinstance(raw, Mapping) else json.loads(raw))
-
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return ActivityDay.from_dict(parsed(raw))
 
 
 def add_activity(

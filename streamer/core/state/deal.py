@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from schemas import ActivityLogged, DealEvent, DealLost, DealWon
 
 from ..timeutil import to_epoch
+from .codec import compact_json
 from .frozen import fast_init
 
 __all__ = [
@@ -264,7 +265,6 @@ _INTERNED = frozenset(
     _ATTRIBUTE_INDEX[n]
     for n in ("rep_id", "team_id", "pipeline", "currency", "source_channel", "product")
 )
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
 _intern = sys.intern
 _mark: Any = StageMark  # called with a stamp's two fields spread
@@ -324,7 +324,7 @@ def encode_deal(state: DealState) -> bytes:
         state.gap_checked,
         state.revision,
     ]
-    return _V1_PREFIX + _dumps(row).encode()
+    return _V1_PREFIX + compact_json(row)
 
 
 def _pairs(flat: list[Any]) -> Any:

@@ -10,7 +10,6 @@ deleted without a scan.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,6 +19,7 @@ from typing import Any
 from schemas import LeadConverted, LeadCreated, QuotaSet
 
 from ..timeutil import UTC_TZ, to_epoch
+from .codec import compact_json, parsed
 from .deal import _ATTRIBUTES as _DEAL_ATTRIBUTES
 from .deal import CLOSED_STAGES, DealState
 from .frozen import fast_init
@@ -292,15 +292,12 @@ class RepState:
 def encode_rep(state: RepState) -> bytes:
     """The rep state as a table value: :meth:`RepState.to_dict` as compact JSON (an object, so
     values of any version say what they hold)."""
-    return _dumps(state.to_dict()).encode()
+    return compact_json(state.to_dict())
 
 
 def decode_rep(raw: bytes | str | Mapping[str, Any]) -> RepState:
     """The inverse of :func:`encode_rep`; also takes the value already parsed."""
-    return RepState.from_dict(raw if isinstance(raw, Mapping) else json.loads(raw))
-
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return RepState.from_dict(parsed(raw))
 
 
 def _episode_row(episode: RepEpisode) -> list[Any]:
