@@ -33,7 +33,9 @@ kept, each in the same way Faust keeps it:
   (``suspend_flow`` not set, app flow control not suspended) and the consumer generation
   is the one the batch was fetched in; otherwise it is dropped unacked, as Faust's
   ``getmany`` and streams drop what they hold when the flow stops, and read again after
-  the seek to the committed offsets. While a handler runs, its messages are in the
+  the seek to the committed offsets (:meth:`FastPathConsumer.perform_seek`, which also
+  rewinds a partition with no committed offset: the client's seek skips those). While
+  a handler runs, its messages are in the
   consumer's ``_unacked_messages``, so ``on_partitions_revoked`` (``wait_empty``) waits for
   the batch to finish, like for a stream's event in flight, before the revocation
   signal is sent and the partition handed away.
@@ -132,6 +134,12 @@ class FastPathConsumer(AIOKafkaConsumer):
         list of messages (first, in chunks of ``max_batch``), the others one by one."""
         records, active_partitions = await self._wait_next_records(timeout)
         self.fetched_at = monotonic()
+        if active_partitions is not None:
+            # The partitions the fetch asked for, as they were: the client has moved past
+            # what it returned, so a partition paused while the batches are handed over
+            # (the worker holding back one that runs ahead) must still get them. A
+            # rebalance is caught by the generation and flow checks below, as in Faust.
+            active_partitions = set(active_partitions)
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
             return
@@ -162,6 +170,28 @@ class FastPathConsumer(AIOKafkaConsumer):
                 break
             if self._deliverable(tp, active_partitions):
                 yield tp, to_message(tp, record)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every assigned partition to its committed offset, and of each
+        stream partition with none (or 0) to its start under the reset policy.
+
+        Faust drops what a fetch returned while the flow is stopped (a rebalance under
+        way) and counts on this seek to read it again; but the client's
+        ``seek_to_committed`` leaves a partition with no committed offset (or 0) where it
+        is, after the dropped records, and they were never read: a fresh group's backlog
+        lost whole partitions to a rebalance in the fetch's moment (two workers starting
+        together). Changelog partitions keep Faust's handling (recovery seeks them)."""
+        await super().perform_seek()
+        if self.app.conf.consumer_auto_offset_reset != "earliest":
+            return
+        changelogs = self.app.tables.changelog_topics
+        unstarted = [
+            self._new_topicpartition(tp.topic, tp.partition)  # the client's own type
+            for tp in self.assignment()
+            if tp.topic not in changelogs and not self._read_offset.get(tp)
+        ]
+        if unstarted:
+            await self._thread.seek_to_beginning(*unstarted)
 
     def _deliverable(self, tp: TP, active_partitions: set[TP] | None) -> bool:
         """Faust's ``getmany`` test of a fetched partition (and its end-offset tracking)."""
@@ -256,6 +286,40 @@ class FastPathConsumer(AIOKafkaConsumer):
             if ready:
                 self._waiting[tp] = [m for m in waiting if m not in ready]
                 self._ack_batch(tp, ready)
+
+    def partition_report(self, tps: set[TP]) -> dict[str, dict[str, Any]]:
+        """How each of ``tps`` stands in the fetch (a diagnosis for ``/progress``): the
+        fetch position, whether Faust or the client has it paused, whether it is among
+        the partitions the next fetch returns, what a handler holds of it, and the last
+        offset handed over."""
+        client = getattr(getattr(self, "_thread", None), "_consumer", None)
+        subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
+        assignment = getattr(subscription, "assignment", None)
+        records = getattr(getattr(client, "_fetcher", None), "_records", {})
+        active = self._active_partitions
+        report: dict[str, dict[str, Any]] = {}
+        for tp in sorted(tps):
+            state = None
+            if assignment is not None:
+                try:
+                    state = assignment.state_value(tp)
+                except Exception:  # not (or no longer) in the client's assignment
+                    state = None
+            report[f"{tp.topic}:{tp.partition}"] = {
+                "position": getattr(state, "_position", None),
+                "client_paused": getattr(state, "paused", None),
+                "status": str(getattr(state, "_status", None)),
+                "awaiting_reset": getattr(state, "awaiting_reset", None),
+                "client_highwater": getattr(state, "highwater", None),
+                "fetched": type(records[tp]).__name__ if tp in records else None,
+                "paused": tp in self._paused_partitions,
+                "active": active is None or tp in active,
+                "buffered": tp in self._buffered_partitions,
+                "held": len(self._held.get(tp, ())),
+                "read_offset": self._read_offset.get(tp),
+                "highwater": self.highwater(tp),
+            }
+        return report
 
     def held_count(self, tp: TP) -> int:
         """Messages of ``tp`` handed to a handler and not done yet."""
