@@ -157,7 +157,8 @@ class HealthSettings(_Frozen):
     itself: "recover or exit, never hang" (docs/operations.md, *Health*).
 
     Progress is a record read from an input, internal or tick partition, or a batch's
-    effects (alerts, forwards, dead letters) acknowledged by Kafka. It is only asked for
+    effects (alerts, forwards, dead letters) acknowledged by Kafka; a partition with
+    messages waiting that reads none stalls on its own. It is only asked for
     while there is something to do: messages behind the high watermarks of the partitions
     the worker reads, records in the producer's buffer, effects awaiting acknowledgement,
     or a rebalance or table recovery under way."""

@@ -7,7 +7,9 @@ the asking, for a :class:`Health`. The rules (``health.*`` settings):
 
 * *progress* is a record read from a partition the worker processes (input, internal or
   tick topics), a step of table recovery, a new consumer generation, or a batch's
-  effects acknowledged;
+  effects acknowledged; and each partition with messages waiting must itself be read
+  (the worker names the ones it may hold back): one that reads nothing while the others
+  move is a stall of its own, named in the reason;
 * it is only asked for while there is *work*: messages behind the high watermarks, records
   in the producer's buffer, effects awaiting acknowledgement, a rebalance or a recovery.
   An idle worker is healthy however long it idles;
@@ -71,6 +73,8 @@ class ProgressWatch:
         self.position: tuple[int, ...] | None = None
         self.last_progress = now
         self._deliveries: dict[int, float] = {}  # token -> when handed to the producer
+        #: partition -> (its next offset to read, since when it has been that)
+        self._reading: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
 
     def delivery_started(self, now: float) -> int:
@@ -84,12 +88,38 @@ class ProgressWatch:
         self._deliveries.pop(token, None)
         self.last_progress = now
 
+    def _partition_stall(
+        self, now: float, behind: Mapping[str, tuple[int, int]]
+    ) -> tuple[float, str | None]:
+        """The longest time a partition with messages waiting has read none, and which."""
+        reading = self._reading
+        for name in [n for n in reading if behind.get(n, (0, 0))[1] <= 0]:
+            del reading[name]  # caught up, held back or given away: nothing owed
+        longest, which = 0.0, None
+        for name, (offset, waiting) in sorted(behind.items()):
+            if waiting <= 0:
+                continue
+            seen = reading.get(name)
+            if seen is None or seen[0] != offset:
+                reading[name] = seen = (offset, now)
+            if now - seen[1] > longest:
+                longest = now - seen[1]
+                which = f"partition {name} has {waiting} messages waiting and read none"
+        return longest, which
+
     def judge(
-        self, now: float, position: tuple[int, ...], work: str | None, producer_failed: str | None
+        self,
+        now: float,
+        position: tuple[int, ...],
+        work: str | None,
+        producer_failed: str | None,
+        behind: Mapping[str, tuple[int, int]] | None = None,
     ) -> Health:
         """The verdict at ``now``: ``position`` is anything that moves when the worker
         progresses (records read, recovery offsets, consumer generation); ``work`` says what
-        there is to do (None: nothing); ``producer_failed`` why the producer is gone."""
+        there is to do (None: nothing); ``producer_failed`` why the producer is gone;
+        ``behind``: partition -> (next offset to read, messages behind its high watermark)
+        for the partitions that must be read now."""
         if position != self.position:
             self.position = position
             self.last_progress = now
@@ -98,13 +128,16 @@ class ProgressWatch:
         if work is None and oldest is None:
             self.last_progress = now  # idle: nothing to wait for is not a stall
         stalled = max(0.0, now - self.last_progress)
-        waiting = max(stalled, delivery_wait)
+        unread, partition = self._partition_stall(now, behind or {})
+        waiting = max(stalled, unread, delivery_wait)
         s = self.settings
         if producer_failed is not None:
             return Health(False, False, True, waiting, delivery_wait, producer_failed)
         reason = None
         if delivery_wait >= s.stall_seconds:
             reason = f"effects unacknowledged by Kafka for {delivery_wait:.0f}s"
+        elif unread >= s.stall_seconds and unread > stalled:
+            reason = f"{partition} for {unread:.0f}s"
         elif stalled >= s.stall_seconds:
             reason = f"no progress for {stalled:.0f}s with {work or 'work'} waiting"
         return Health(

@@ -291,6 +291,11 @@ class Worker:
 #: Records of one input partition that may wait for event time before it is paused.
 HELD_PER_PARTITION = 20_000
 
+#: Offsets at a partition's end that may be transaction markers (a producer with
+#: transactions writes one per commit; the client skips them, so they are never read):
+#: a partition only counts as unread by the health watch with more than this waiting.
+TAIL_MARKERS = 10
+
 #: A consumer whose fetches (each returns within a second) stopped this long ago has
 #: work waiting: the health watch then asks for progress (docs/operations.md, *Health*).
 FETCH_SILENCE_SECONDS = 10.0
@@ -815,22 +820,25 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             return "producer failed: its sender task ended"
         return None
 
-    def work_waiting() -> tuple[tuple[int, ...], str | None]:
-        """What moves when the worker progresses, and what there is to do (None: idle)."""
+    def work_waiting() -> tuple[tuple[int, ...], str | None, dict[str, tuple[int, int]]]:
+        """What moves when the worker progresses, what there is to do (None: idle), and
+        the partitions that must be read now: partition -> (next offset, messages behind)
+        of each input and internal partition not held back."""
         tables: Any = app.tables
         recovery = tables.recovery
         generation = int(app.consumer_generation_id or 0)
         restored = recovered_to(recovery.active_offsets, recovery.standby_offsets)
         position = (records_read[0], restored, generation)
         if not recovered():
-            return position, "a rebalance or table recovery"
+            return position, "a rebalance or table recovery", {}
         consumer = app.consumer
         assigned = consumer.assignment() if consumer else set()
         if assigned and isinstance(consumer, FastPathConsumer):
             silent = time.monotonic() - consumer.fetched_at
             if silent > FETCH_SILENCE_SECONDS:  # a fetch returns every second, records or not
-                return position, f"a consumer that has not fetched for {silent:.0f}s"
+                return position, f"a consumer that has not fetched for {silent:.0f}s", {}
         lag, ticks_assigned = 0, False
+        behind: dict[str, tuple[int, int]] = {}
         for tp in assigned:
             if tp.topic == tick_topic:
                 ticks_assigned = True
@@ -843,20 +851,25 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 lag += max(0, highwater - next_read)
+                waiting = highwater - next_read
+                if tp.topic != tick_topic and tp not in paused and waiting > TAIL_MARKERS:
+                    behind[f"{tp.topic}:{tp.partition}"] = (next_read, waiting)
         if lag:
-            return position, f"{lag} messages behind the high watermarks"
+            return position, f"{lag} messages behind the high watermarks", behind
         unsent = app.producer.buffer.size if app.producer else 0
         if unsent:
-            return position, f"{unsent} records in the producer's buffer"
+            return position, f"{unsent} records in the producer's buffer", behind
         buffered = len(processor.deal_buffer) + len(processor.rep_buffer)
         if buffered and ticks_assigned:  # ticks move time (and read offsets) while they wait
-            return position, f"{buffered} records waiting for event time"
-        return position, None
+            return position, f"{buffered} records waiting for event time", behind
+        return position, None, behind
 
     def judge_health() -> Health:
-        position, work = work_waiting()
+        position, work, behind = work_waiting()
         previous = health_now[0]
-        health = health_now[0] = watch.judge(time.time(), position, work, producer_failure())
+        health = health_now[0] = watch.judge(
+            time.time(), position, work, producer_failure(), behind
+        )
         heartbeat[0] = time.monotonic()
         metrics.stalled_seconds.set(health.waiting_seconds)
         metrics.delivery_wait_seconds.set(health.delivery_wait_seconds)
@@ -950,6 +963,14 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 "unsent": app.producer.buffer.size if app.producer else 0,
                 "publish_rounds": publish_rounds[0],
                 "shared_view": feed.positions,
+                "held_back": sorted(f"{tp.topic}:{tp.partition}" for tp in paused),
+                "partitions": (
+                    app.consumer.partition_report(
+                        {tp for tp in assigned if tp.topic in watched or tp.topic == tick_topic}
+                    )
+                    if isinstance(app.consumer, FastPathConsumer)
+                    else {}
+                ),
             }
         )
 

@@ -55,6 +55,32 @@ def test_a_delivery_that_never_completes_counts_however_busy_the_rest_looks():
     assert watch.judge(61.0, (61,), None, None).exit
 
 
+def test_a_partition_that_reads_nothing_stalls_however_busy_the_others_are():
+    watch = ProgressWatch(LIMITS, now=0.0)
+    verdicts = []
+    for t in range(0, 62):
+        # the internal partition and the ticks move every second; input partition 1
+        # has 6,147 messages waiting and its next offset never moves
+        behind = {"crm.activities:1": (0, 6147), "deal-events:1": (t, 3)}
+        verdicts.append(watch.judge(float(t), (t,), "lag", None, behind))
+    assert [t for t, h in enumerate(verdicts) if not h.progressing][0] == 10
+    assert not verdicts[31].live and verdicts[61].exit
+    assert verdicts[11].reason == (
+        "partition crm.activities:1 has 6147 messages waiting and read none for 11s"
+    )
+
+
+def test_a_partition_read_slowly_or_caught_up_is_no_stall():
+    watch = ProgressWatch(LIMITS, now=0.0)
+    for t in range(0, 100):
+        slow = {"crm.deals:0": (t // 5, 900)}  # one record every 5 s: moving
+        assert watch.judge(float(t), (t,), "lag", None, slow).progressing, t
+    for t in range(100, 200):  # caught up, then waiting again from t=150: a fresh clock
+        waiting = {"crm.deals:0": (20, 900)} if t >= 150 else {}
+        health = watch.judge(float(t), (t,), "lag", None, waiting)
+        assert health.progressing == (t < 160), t
+
+
 def test_an_acknowledged_delivery_is_progress():
     watch = ProgressWatch(LIMITS, now=0.0)
     token = watch.delivery_started(0.0)
