@@ -144,3 +144,37 @@ def test_notify_sets_a_future_once() -> None:
         return await future
 
     assert asyncio.run(wake()) == "done"
+
+
+def test_the_seek_after_a_stopped_flow_keeps_its_shape(consumer: Any, app: Any) -> None:
+    # perform_seek: Faust's seek to committed offsets, which FastPathConsumer extends with
+    # a rewind of the stream partitions that have none (tests/integration/
+    # test_fastpath_rewind_live.py runs it against the broker)
+    from aiokafka import TopicPartition
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    assert inspect.iscoroutinefunction(BaseConsumer.perform_seek)
+    assert _parameters(BaseConsumer.perform_seek) == ["self"]
+    assert inspect.iscoroutinefunction(AIOKafkaConsumerThread.seek_to_beginning)
+    assert isinstance(consumer._new_topicpartition("topic", 0), TopicPartition)
+    assert isinstance(app.tables.changelog_topics, set)
+    assert isinstance(app.conf.consumer_auto_offset_reset, str)
+
+
+async def test_the_partition_report_reads_the_clients_partition_state() -> None:
+    # FastPathConsumer.partition_report (what /progress shows of each partition)
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    assert "_consumer" in AIOKafkaConsumerThread.__annotations__
+    assert callable(Assignment.state_value)
+    state = TopicPartitionState(assignment=None)
+    assert (state._position, state.paused, state.awaiting_reset, state.highwater) == (
+        None,
+        False,
+        False,
+        None,
+    )
+    assert hasattr(state, "_status")
+    assert "_records" in inspect.getsource(Fetcher.__init__)
