@@ -21,10 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streamer.faust_app.fastpath import install
+
+from .kafka_helpers import RUNS
+
+pytestmark = pytest.mark.kafka
 
 RECORDS = 50
 
@@ -48,15 +53,6 @@ async def _topic_with_records(bootstrap: str, topic: str, partitions: int = 1) -
         await producer.stop()
 
 
-async def _delete(bootstrap: str, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(topics)
-    finally:
-        await admin.close()
-
-
 def _app(kafka_broker: str, tmp_path: Path, run: str) -> faust.App:
     return faust.App(
         f"salespulse-test-{run}-rewind",
@@ -76,9 +72,7 @@ def _subscribe(app: faust.App, topic: str) -> None:
             raise RuntimeError("a message bypassed the batch hand-over")
 
 
-async def _read_all(
-    app: faust.App, offsets: list[Any], kafka_broker: str, topic: str, report: dict[str, Any]
-) -> None:
+async def _read_all(app: faust.App, offsets: list[Any], report: dict[str, Any]) -> None:
     """Run the app until every record's offset was handed over, or a minute passed; then
     ``report`` holds the consumer's partition report (what ``/progress`` shows)."""
     await app.start()
@@ -91,13 +85,13 @@ async def _read_all(
         report.update(consumer.partition_report(consumer.assignment()))
     finally:
         await app.stop()
-        await _delete(kafka_broker, [topic])
 
 
 async def test_records_dropped_while_the_flow_stopped_are_read_again(
     kafka_broker: str, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:10]
+    RUNS.append(run)  # its topics (and Faust's own) are deleted after the test
     topic = f"t-{run}.rewind"
     await _topic_with_records(kafka_broker, topic)
     app = _app(kafka_broker, tmp_path, run)
@@ -123,7 +117,7 @@ async def test_records_dropped_while_the_flow_stopped_are_read_again(
     app.transport.Consumer = StoppedOnFirstFetch
     _subscribe(app, topic)
     report: dict[str, Any] = {}
-    await _read_all(app, offsets, kafka_broker, topic, report)
+    await _read_all(app, offsets, report)
     assert stops, "the first fetch returned records (the flow was stopped on it)"
     assert sorted(set(offsets)) == list(range(RECORDS)), (
         f"{stops[0]} records dropped by the stopped flow; read afterwards: "
@@ -138,6 +132,7 @@ async def test_a_partition_paused_while_its_fetch_is_handed_over_still_gets_it(
     kafka_broker: str, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:10]
+    RUNS.append(run)  # its topics (and Faust's own) are deleted after the test
     topic = f"t-{run}.rewind"
     await _topic_with_records(kafka_broker, topic, partitions=2)
     app = _app(kafka_broker, tmp_path, run)
@@ -164,7 +159,7 @@ async def test_a_partition_paused_while_its_fetch_is_handed_over_still_gets_it(
 
     app.transport.Consumer = FirstFetchSeen
     _subscribe(app, topic)
-    await _read_all(app, offsets, kafka_broker, topic, {})
+    await _read_all(app, offsets, {})
     assert first_fetch == [{0, 1}], f"the first fetch had both partitions: {first_fetch}"
     assert sorted(set(offsets)) == sorted(
         (partition, n) for partition in (0, 1) for n in range(RECORDS // 2)
