@@ -299,12 +299,8 @@ class FastPathConsumer(AIOKafkaConsumer):
         active = self._active_partitions
         report: dict[str, dict[str, Any]] = {}
         for tp in sorted(tps):
-            state = None
-            if assignment is not None:
-                try:
-                    state = assignment.state_value(tp)
-                except Exception:  # not (or no longer) in the client's assignment
-                    state = None
+            # None for a partition not (or no longer) in the client's assignment
+            state = assignment.state_value(tp) if assignment is not None else None
             report[f"{tp.topic}:{tp.partition}"] = {
                 "position": getattr(state, "_position", None),
                 "client_paused": getattr(state, "paused", None),

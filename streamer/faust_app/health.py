@@ -92,13 +92,11 @@ class ProgressWatch:
         self, now: float, behind: Mapping[str, tuple[int, int]]
     ) -> tuple[float, str | None]:
         """The longest time a partition with messages waiting has read none, and which."""
-        reading = self._reading
-        for name in [n for n in reading if behind.get(n, (0, 0))[1] <= 0]:
-            del reading[name]  # caught up, held back or given away: nothing owed
+        owed = {name: read for name, read in behind.items() if read[1] > 0}
+        # caught up, held back or given away: nothing owed, a fresh clock if it is again
+        reading = self._reading = {n: seen for n, seen in self._reading.items() if n in owed}
         longest, which = 0.0, None
-        for name, (offset, waiting) in sorted(behind.items()):
-            if waiting <= 0:
-                continue
+        for name, (offset, waiting) in sorted(owed.items()):
             seen = reading.get(name)
             if seen is None or seen[0] != offset:
                 reading[name] = seen = (offset, now)

@@ -850,8 +850,8 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
                 continue
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                lag += max(0, highwater - next_read)
                 waiting = highwater - next_read
+                lag += max(0, waiting)
                 if tp.topic != tick_topic and tp not in paused and waiting > TAIL_MARKERS:
                     behind[f"{tp.topic}:{tp.partition}"] = (next_read, waiting)
         if lag:

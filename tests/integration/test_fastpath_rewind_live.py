@@ -16,7 +16,10 @@ client has moved past it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,33 @@ async def _topic_with_records(bootstrap: str, topic: str, partitions: int = 1) -
         await producer.stop()
 
 
-def _app(kafka_broker: str, tmp_path: Path, run: str) -> faust.App:
-    return faust.App(
+@dataclass
+class Reading:
+    """What a consumer read of a topic of RECORDS records (see :func:`_read`)."""
+
+    topic: str
+    read: set[tuple[int, int]]  # (partition, offset) handed over
+    first_fetch: dict[int, int]  # partition -> records, of the first fetch with records
+    report: dict[str, Any]  # the consumer's partition report then (what /progress shows)
+
+
+async def _read(
+    kafka_broker: str,
+    tmp_path: Path,
+    *,
+    partitions: int = 1,
+    on_first_fetch: Callable[[Any], None] | None = None,
+    on_first_batch: Callable[[faust.App, Any], None] | None = None,
+) -> Reading:
+    """A topic of RECORDS records read by a Faust app with the fast path, until every
+    record was handed over or a minute passed; ``on_first_fetch(consumer)`` runs as the
+    first fetch with records returns, ``on_first_batch(app, tp)`` before the first batch
+    is taken."""
+    run = uuid.uuid4().hex[:10]
+    RUNS.append(run)  # its topics (and Faust's own) are deleted after the test
+    topic = f"t-{run}.rewind"
+    await _topic_with_records(kafka_broker, topic, partitions)
+    app = faust.App(
         f"salespulse-test-{run}-rewind",
         broker=f"kafka://{kafka_broker}",
         store="memory://",
@@ -63,88 +91,15 @@ def _app(kafka_broker: str, tmp_path: Path, run: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         topic_partitions=1,
     )
-
-
-def _subscribe(app: faust.App, topic: str) -> None:
-    @app.agent(app.topic(topic, value_serializer="raw"), name="rewind")
-    async def agent(stream: Any) -> None:
-        async for _ in stream.events():
-            raise RuntimeError("a message bypassed the batch hand-over")
-
-
-async def _read_all(app: faust.App, offsets: list[Any], report: dict[str, Any]) -> None:
-    """Run the app until every record's offset was handed over, or a minute passed; then
-    ``report`` holds the consumer's partition report (what ``/progress`` shows)."""
-    await app.start()
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while len(set(offsets)) < RECORDS and loop.time() < deadline:
-            await asyncio.sleep(0.2)
-        consumer: Any = app.consumer
-        report.update(consumer.partition_report(consumer.assignment()))
-    finally:
-        await app.stop()
-
-
-async def test_records_dropped_while_the_flow_stopped_are_read_again(
-    kafka_broker: str, tmp_path: Path
-) -> None:
-    run = uuid.uuid4().hex[:10]
-    RUNS.append(run)  # its topics (and Faust's own) are deleted after the test
-    topic = f"t-{run}.rewind"
-    await _topic_with_records(kafka_broker, topic)
-    app = _app(kafka_broker, tmp_path, run)
-    offsets: list[int] = []
+    reading = Reading(topic, set(), {}, {})
+    everything = asyncio.Event()
 
     async def handler(tp: Any, messages: list[Any]) -> list[Any]:
-        offsets.extend(m.offset for m in messages)
-        return messages
-
-    install(app, {topic: handler})
-    base: Any = app.transport.Consumer
-    stops: list[int] = []
-
-    class StoppedOnFirstFetch(base):  # type: ignore[misc, valid-type]
-        async def _wait_next_records(self, timeout: float) -> Any:
-            records, active = await super()._wait_next_records(timeout)
-            if records and not stops:
-                stops.append(sum(len(r) for r in records.values()))
-                self.stop_flow()  # what a rebalance starting now does
-                asyncio.get_running_loop().call_later(0.5, self.resume_flow)
-            return records, active
-
-    app.transport.Consumer = StoppedOnFirstFetch
-    _subscribe(app, topic)
-    report: dict[str, Any] = {}
-    await _read_all(app, offsets, report)
-    assert stops, "the first fetch returned records (the flow was stopped on it)"
-    assert sorted(set(offsets)) == list(range(RECORDS)), (
-        f"{stops[0]} records dropped by the stopped flow; read afterwards: "
-        f"{sorted(set(offsets))[:5]}... ({len(set(offsets))} of {RECORDS})"
-    )
-    state = report[f"{topic}:0"]  # the diagnosis /progress gives, from the client itself
-    assert (state["position"], state["client_paused"], state["paused"]) == (RECORDS, False, False)
-    assert (state["held"], state["read_offset"]) == (0, RECORDS - 1)
-
-
-async def test_a_partition_paused_while_its_fetch_is_handed_over_still_gets_it(
-    kafka_broker: str, tmp_path: Path
-) -> None:
-    run = uuid.uuid4().hex[:10]
-    RUNS.append(run)  # its topics (and Faust's own) are deleted after the test
-    topic = f"t-{run}.rewind"
-    await _topic_with_records(kafka_broker, topic, partitions=2)
-    app = _app(kafka_broker, tmp_path, run)
-    offsets: list[tuple[int, int]] = []
-    first_fetch: list[set[int]] = []
-
-    async def handler(tp: Any, messages: list[Any]) -> list[Any]:
-        if not offsets:  # as the worker holds back a partition that runs ahead
-            other = [t for t in app.consumer.assignment() if t.topic == topic and t != tp]
-            app.consumer.pause_partitions(other)
-            asyncio.get_running_loop().call_later(0.5, app.consumer.resume_partitions, other)
-        offsets.extend((m.partition, m.offset) for m in messages)
+        if not reading.read and on_first_batch is not None:
+            on_first_batch(app, tp)
+        reading.read.update((m.partition, m.offset) for m in messages)
+        if len(reading.read) == RECORDS:
+            everything.set()
         return messages
 
     install(app, {topic: handler})
@@ -153,14 +108,66 @@ async def test_a_partition_paused_while_its_fetch_is_handed_over_still_gets_it(
     class FirstFetchSeen(base):  # type: ignore[misc, valid-type]
         async def _wait_next_records(self, timeout: float) -> Any:
             records, active = await super()._wait_next_records(timeout)
-            if records and not first_fetch:
-                first_fetch.append({tp.partition for tp in records})
+            if records and not reading.first_fetch:
+                reading.first_fetch.update({tp.partition: len(r) for tp, r in records.items()})
+                if on_first_fetch is not None:
+                    on_first_fetch(self)
             return records, active
 
     app.transport.Consumer = FirstFetchSeen
-    _subscribe(app, topic)
-    await _read_all(app, offsets, {})
-    assert first_fetch == [{0, 1}], f"the first fetch had both partitions: {first_fetch}"
-    assert sorted(set(offsets)) == sorted(
+
+    @app.agent(app.topic(topic, value_serializer="raw"), name="rewind")
+    async def agent(stream: Any) -> None:
+        async for _ in stream.events():
+            raise RuntimeError("a message bypassed the batch hand-over")
+
+    await app.start()
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everything.wait(), timeout=60)
+        consumer: Any = app.consumer
+        reading.report.update(consumer.partition_report(consumer.assignment()))
+    finally:
+        await app.stop()
+    return reading
+
+
+def _stop_the_flow(consumer: Any) -> None:
+    """What a rebalance starting now does; resumed half a second later."""
+    consumer.stop_flow()
+    asyncio.get_running_loop().call_later(0.5, consumer.resume_flow)
+
+
+def _pause_the_other(app: faust.App, tp: Any) -> None:
+    """As the worker holds back a partition that runs ahead; resumed half a second later."""
+    consumer: Any = app.consumer
+    other = [t for t in consumer.assignment() if t.topic == tp.topic and t != tp]
+    consumer.pause_partitions(other)
+    asyncio.get_running_loop().call_later(0.5, consumer.resume_partitions, other)
+
+
+async def test_records_dropped_while_the_flow_stopped_are_read_again(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    reading = await _read(kafka_broker, tmp_path, on_first_fetch=_stop_the_flow)
+    read = sorted(offset for _, offset in reading.read)
+    assert reading.first_fetch, "the first fetch returned records (the flow was stopped on it)"
+    assert read == list(range(RECORDS)), (
+        f"{sum(reading.first_fetch.values())} records dropped by the stopped flow; read "
+        f"afterwards: {read[:5]}... ({len(read)} of {RECORDS})"
+    )
+    state = reading.report[f"{reading.topic}:0"]  # the diagnosis /progress gives
+    assert (state["position"], state["client_paused"], state["paused"]) == (RECORDS, False, False)
+    assert (state["held"], state["read_offset"]) == (0, RECORDS - 1)
+
+
+async def test_a_partition_paused_while_its_fetch_is_handed_over_still_gets_it(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    reading = await _read(kafka_broker, tmp_path, partitions=2, on_first_batch=_pause_the_other)
+    assert set(reading.first_fetch) == {0, 1}, (
+        f"the first fetch had both partitions: {reading.first_fetch}"
+    )
+    assert sorted(reading.read) == sorted(
         (partition, n) for partition in (0, 1) for n in range(RECORDS // 2)
-    ), f"read {len(set(offsets))} of {RECORDS}"
+    ), f"read {len(reading.read)} of {RECORDS}"
