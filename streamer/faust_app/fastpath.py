@@ -121,6 +121,7 @@ class FastPathConsumer(AIOKafkaConsumer):
         #: records or not): the worker's health watch sees a consumer that stopped fetching
         self.fetched_at = monotonic()
         self._since_run = 0  # messages handed over since the last run
+        self._held_back: set[TP] = set()  # paused by hold_back, not by Faust
 
     async def _run(self) -> None:
         """The run after handed-over batches (see :data:`RunHandler`)."""
@@ -134,12 +135,6 @@ class FastPathConsumer(AIOKafkaConsumer):
         list of messages (first, in chunks of ``max_batch``), the others one by one."""
         records, active_partitions = await self._wait_next_records(timeout)
         self.fetched_at = monotonic()
-        if active_partitions is not None:
-            # The partitions the fetch asked for, as they were: the client has moved past
-            # what it returned, so a partition paused while the batches are handed over
-            # (the worker holding back one that runs ahead) must still get them. A
-            # rebalance is caught by the generation and flow checks below, as in Faust.
-            active_partitions = set(active_partitions)
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
             return
@@ -193,9 +188,28 @@ class FastPathConsumer(AIOKafkaConsumer):
         if unstarted:
             await self._thread.seek_to_beginning(*unstarted)
 
+    def hold_back(self, tps: list[TP]) -> None:
+        """Pause ``tps`` for the worker (one that runs ahead of event time). Unlike Faust's
+        pauses (a rebalance, a recovery: what a fetch returned is dropped and read again
+        after the seek), what a fetch already returned of them is still delivered: the
+        client has moved past it and no seek follows."""
+        self._held_back.update(tps)
+        self.pause_partitions(tps)
+
+    def let_go(self, tps: list[TP]) -> None:
+        """Resume what :meth:`hold_back` paused."""
+        self._held_back.difference_update(tps)
+        self.resume_partitions(tps)
+
     def _deliverable(self, tp: TP, active_partitions: set[TP] | None) -> bool:
-        """Faust's ``getmany`` test of a fetched partition (and its end-offset tracking)."""
-        if active_partitions is None or tp in active_partitions or tp in self._buffered_partitions:
+        """Faust's ``getmany`` test of a fetched partition (and its end-offset tracking),
+        and a partition the worker holds back (:meth:`hold_back`)."""
+        if (
+            active_partitions is None
+            or tp in active_partitions
+            or tp in self._buffered_partitions
+            or tp in self._held_back
+        ):
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             return True
         return False
@@ -327,6 +341,7 @@ class FastPathConsumer(AIOKafkaConsumer):
         for tp in tps:
             self._held.pop(tp, None)
             self._waiting.pop(tp, None)
+            self._held_back.discard(tp)
 
     def _ack_batch(self, tp: TP, messages: list[Message]) -> None:
         """``Consumer.ack`` for every message of one partition's batch, in one step."""

@@ -585,10 +585,10 @@ def build_worker(settings: Settings, layout: TopicLayout, metrics: Metrics | Non
             ahead = processor.marks.mark(f"{role}:{tp.partition}") - lateness > frontier
             if tp in paused:
                 if held < HELD_PER_PARTITION // 2 or not ahead:
-                    consumer.resume_partitions([tp])
+                    consumer.let_go([tp])
                     paused.discard(tp)
             elif held > HELD_PER_PARTITION and ahead:
-                consumer.pause_partitions([tp])
+                consumer.hold_back([tp])
                 paused.add(tp)
 
     ticks_read: list[Any] = []  # wake-ups read since the last run: done once it is

@@ -142,8 +142,8 @@ def _pause_the_other(app: faust.App, tp: Any) -> None:
     """As the worker holds back a partition that runs ahead; resumed half a second later."""
     consumer: Any = app.consumer
     other = [t for t in consumer.assignment() if t.topic == tp.topic and t != tp]
-    consumer.pause_partitions(other)
-    asyncio.get_running_loop().call_later(0.5, consumer.resume_partitions, other)
+    consumer.hold_back(other)
+    asyncio.get_running_loop().call_later(0.5, consumer.let_go, other)
 
 
 async def test_records_dropped_while_the_flow_stopped_are_read_again(
